@@ -1,0 +1,36 @@
+/*
+ * blas.h: dense linear algebra for the rest of w2s.  The only module that
+ * calls BLIS.  Matrices are row-major float32 with a leading dimension
+ * (the distance in elements between two rows).
+ *
+ * Not a general BLAS binding: only what the models need.
+ */
+#ifndef W2S_BLAS_H
+#define W2S_BLAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Picks BLIS's sub-configuration and initializes it.  Debian's BLIS has no
+ * Zen 4/5 entry and silently falls back to the slow `generic` kernels on
+ * those CPUs; when the user has not set BLIS_ARCH_TYPE and the CPU has
+ * AVX-512 F/DQ/BW/VL, this selects the skx (AVX-512) kernels.  Call once,
+ * before any other function here; later calls do nothing.
+ * Returns true when the chosen sub-configuration is `generic` on a CPU that
+ * has vector kernels BLIS knows (worth a warning). */
+bool w2s_blas_init(void);
+
+/* Name of the BLIS sub-configuration in use ("skx", "zen3", "generic"...). */
+const char *w2s_blas_arch(void);
+/* BLIS version string. */
+const char *w2s_blas_version(void);
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major.
+ * op(A) is (m, k): A is (m, lda>=k) when !trans_a, (k, lda>=m) when trans_a.
+ * op(B) is (k, n): B is (k, ldb>=n) when !trans_b, (n, ldb>=k) when trans_b.
+ * C is (m, ldc>=n).  beta == 0 ignores what C held (NaNs included). */
+void w2s_blas_sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+		    float alpha, const float *a, size_t lda, const float *b,
+		    size_t ldb, float beta, float *c, size_t ldc);
+
+#endif

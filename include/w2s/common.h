@@ -1,0 +1,50 @@
+/*
+ * common.h: what every module of libw2s shares: the status codes that cross
+ * module boundaries, the invariant check that aborts all ranks, and
+ * allocation helpers that never return NULL.
+ *
+ * Not a place for MPI, HDF5 or BLIS: those stay behind comm, h5io and blas.
+ */
+#ifndef W2S_COMMON_H
+#define W2S_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returned by every function that can fail for a reason the user or the
+ * environment controls.  Values grow at the end. */
+enum w2s_status {
+	W2S_STATUS_OK = 0,
+	W2S_STATUS_USAGE,   /* bad command line */
+	W2S_STATUS_CONFIG,  /* bad config file, key or value */
+	W2S_STATUS_IO,      /* a file could not be read or written */
+	W2S_STATUS_NUMERIC, /* a NaN or an infinity where a number was due */
+	W2S_STATUS_NOMEM,   /* an allocation the user's sizes asked for failed */
+	W2S_STATUS_EXISTS,  /* results already there and no permission to replace them */
+};
+
+/* The process exit code for a status: 0 for OK, 2 usage, 3 config, 4 I/O,
+ * 5 numeric, 6 memory, 7 existing results. */
+int w2s_status_exit_code(enum w2s_status s);
+
+/* A broken invariant (a bug, not bad input): prints file, line and the
+ * condition, then aborts every rank.  Never compiled out. */
+#define W2S_CHECK(cond)                                                 \
+	do {                                                            \
+		if (!(cond))                                            \
+			w2s_die(__FILE__, __LINE__, #cond);             \
+	} while (0)
+
+/* Defined in comm.c, the only file that calls MPI. */
+_Noreturn void w2s_die(const char *file, int line, const char *what);
+
+/* malloc/calloc that abort on failure: for sizes the program controls.
+ * Sizes that come from the user go through w2s_mul_size first. */
+void *w2s_xmalloc(size_t bytes);
+void *w2s_xcalloc(size_t count, size_t size);
+char *w2s_xstrdup(const char *s);
+
+/* *out = a * b; returns 0, or -1 (leaving *out untouched) on overflow. */
+int w2s_mul_size(size_t a, size_t b, size_t *out);
+
+#endif

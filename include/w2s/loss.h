@@ -1,0 +1,34 @@
+/*
+ * loss.h: losses on logits and the gradient with respect to them.
+ *
+ * Dimension legend: n rows, C classes.  Every function returns the SUM of
+ * the per-row losses over its n rows and writes dlogits = scale * d(sum)/d
+ * logits, so a data-parallel step passes scale = 1 / global batch and the
+ * sum over ranks is the gradient of the mean.  dlogits may be NULL (loss only).
+ * Softmax is computed stably (max subtracted); log of zero targets is never
+ * taken.
+ */
+#ifndef W2S_LOSS_H
+#define W2S_LOSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Cross-entropy against class ids y (n) in [0, C). */
+double w2s_loss_xent_hard(const float *logits, const int32_t *y, size_t n, size_t C,
+			  float scale, float *dlogits);
+
+/* Cross-entropy against target distributions t (n, C), rows summing to 1:
+ * sum_i -sum_c t_ic log softmax(z_i)_c.  Gradient scale * (softmax - t). */
+double w2s_loss_xent_soft(const float *logits, const float *t, size_t n, size_t C,
+			  float scale, float *dlogits);
+
+/* Row-wise softmax of logits (n, C) into probs (n, C); may alias. */
+void w2s_softmax(const float *logits, float *probs, size_t n, size_t C);
+
+/* Number of rows whose argmax of logits equals y. Ties go to the lower class. */
+size_t w2s_count_correct(const float *logits, const int32_t *y, size_t n, size_t C);
+/* Argmax of each row (ties: lower class). */
+void w2s_argmax_rows(const float *v, int32_t *out, size_t n, size_t C);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * blas.c: the one file that talks to BLIS.  It picks BLIS's
+ * sub-configuration at start-up and maps row-major sgemm onto BLIS's typed
+ * API, which takes a row and a column stride per matrix, so no transposed
+ * copies and no column-major gymnastics are needed.
+ *
+ * Not here: threading policy (BLIS_NUM_THREADS is left to the user; with one
+ * rank per core BLIS should stay at one thread), other precisions.
+ */
+#include "w2s/blas.h"
+
+#include "w2s/common.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <blis.h>
+
+static bool blas_ready;
+
+/* __builtin_cpu_supports exists on x86 only; elsewhere BLIS's own choice
+ * stands and there is nothing to warn about. */
+#if defined(__x86_64__) || defined(__i386__)
+/* The CPU can run BLIS's skx kernels: they need all four of these. */
+static bool cpu_has_skx_isa(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+/* The CPU has vector units that some BLIS sub-configuration uses. */
+static bool cpu_has_blis_vectors(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f");
+}
+#else
+static bool cpu_has_skx_isa(void)
+{
+	return false;
+}
+
+static bool cpu_has_blis_vectors(void)
+{
+	return false;
+}
+#endif
+
+bool w2s_blas_init(void)
+{
+	if (blas_ready)
+		return false;
+	blas_ready = true;
+
+	/* BLIS reads the variable once, in bli_init(), and only as a number
+	 * (0 is skx); a user's own setting always wins, hence overwrite = 0. */
+	if (getenv("BLIS_ARCH_TYPE") == NULL && cpu_has_skx_isa())
+		setenv("BLIS_ARCH_TYPE", "0", 0);
+	/* With BLIS_ARCH_TYPE set, bli_arch_query_id() before bli_init()
+	 * aborts inside BLIS. */
+	bli_init();
+
+	return bli_arch_query_id() == BLIS_ARCH_GENERIC && cpu_has_blis_vectors();
+}
+
+/* A function here called before w2s_blas_init() initializes as init would,
+ * so that a forgotten init cannot leave BLIS on its generic kernels (5x
+ * slower on this CPU); only init's return value, the warning, is lost. */
+static void blas_ensure_ready(void)
+{
+	if (!blas_ready)
+		(void)w2s_blas_init();
+}
+
+const char *w2s_blas_arch(void)
+{
+	blas_ensure_ready();
+	return bli_arch_string(bli_arch_query_id());
+}
+
+const char *w2s_blas_version(void)
+{
+	blas_ensure_ready();
+	return bli_info_get_version_str();
+}
+
+/* C (m, ldc) = beta * C, where beta == 0 clears NaNs too. */
+static void blas_scale_rows(size_t m, size_t n, float beta, float *c, size_t ldc)
+{
+	for (size_t i = 0; i < m; i++) {
+		float *row = c + i * ldc;
+		if (beta == 0.0f)
+			memset(row, 0, n * sizeof(float));
+		else
+			for (size_t j = 0; j < n; j++)
+				row[j] *= beta;
+	}
+}
+
+void w2s_blas_sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+		    float alpha, const float *a, size_t lda, const float *b,
+		    size_t ldb, float beta, float *c, size_t ldc)
+{
+	if (m == 0 || n == 0)
+		return;
+	W2S_CHECK(ldc >= n);
+	if (k == 0) {
+		/* op(A) op(B) is an empty sum.  Done here so that empty A and
+		 * B (NULL, any ld) never meet BLIS's stride checks. */
+		blas_scale_rows(m, n, beta, c, ldc);
+		return;
+	}
+	W2S_CHECK(lda >= (trans_a ? m : k));
+	W2S_CHECK(ldb >= (trans_b ? k : n));
+	W2S_CHECK(m <= INT64_MAX && n <= INT64_MAX && k <= INT64_MAX);
+	W2S_CHECK(lda <= INT64_MAX && ldb <= INT64_MAX && ldc <= INT64_MAX);
+	blas_ensure_ready();
+
+	/* Row-major storage is a row stride of ld and a column stride of 1;
+	 * BLIS applies the transpose to the matrix as stored.  BLIS's typed
+	 * API is not const-correct, but does not write to A, B, alpha, beta. */
+	bli_sgemm(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+		  trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+		  (dim_t)m, (dim_t)n, (dim_t)k,
+		  &alpha, (float *)a, (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1,
+		  &beta, c, (inc_t)ldc, 1);
+}

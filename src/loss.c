@@ -1,0 +1,121 @@
+/*
+ * loss.c: softmax cross-entropy (hard and soft targets) and the argmax
+ * helpers that score predictions.
+ *
+ * Dimension legend: n rows, C classes.  Per row, the log-sum-exp is formed in
+ * double after subtracting the row maximum, so logits of any finite size
+ * give finite losses; the returned sums are double because a float sum over
+ * a large batch loses the digits that distinguish two epochs.
+ *
+ * dlogits may be the logits buffer itself: each row's loss is taken before
+ * the row is overwritten, and each entry is read before it is written.
+ *
+ * Not here: the gradient through the model (mlp.c), reductions over ranks.
+ */
+#include "w2s/loss.h"
+
+#include "w2s/common.h"
+
+#include <math.h>
+
+/* log(sum_c exp(z_c)) of one row (C), as max + log(sum exp(z - max)) so
+ * that no exp overflows and the largest term is exactly 1. */
+static double loss_row_logsumexp(const float *z, size_t C)
+{
+	float max = z[0];
+	for (size_t c = 1; c < C; c++)
+		if (z[c] > max)
+			max = z[c];
+	double sum = 0.0;
+	for (size_t c = 0; c < C; c++)
+		sum += exp((double)z[c] - (double)max);
+	return (double)max + log(sum);
+}
+
+double w2s_loss_xent_hard(const float *logits, const int32_t *y, size_t n, size_t C,
+			  float scale, float *dlogits)
+{
+	W2S_CHECK(n == 0 || C > 0);
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		W2S_CHECK(y[i] >= 0 && (size_t)y[i] < C);
+		double lse = loss_row_logsumexp(z, C);
+		total += lse - (double)z[y[i]];
+		if (dlogits == NULL)
+			continue;
+		float *d = dlogits + i * C;
+		for (size_t c = 0; c < C; c++) {
+			double p = exp((double)z[c] - lse);
+			double t = (size_t)y[i] == c ? 1.0 : 0.0;
+			d[c] = (float)((double)scale * (p - t));
+		}
+	}
+	return total;
+}
+
+double w2s_loss_xent_soft(const float *logits, const float *t, size_t n, size_t C,
+			  float scale, float *dlogits)
+{
+	W2S_CHECK(n == 0 || C > 0);
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		const float *ti = t + i * C;
+		double lse = loss_row_logsumexp(z, C);
+		double row = 0.0;
+		/* Classes with zero target are skipped, not multiplied by 0:
+		 * z - lse can be -inf when a logit is -inf, and 0 * inf is NaN. */
+		for (size_t c = 0; c < C; c++)
+			if (ti[c] != 0.0f)
+				row -= (double)ti[c] * ((double)z[c] - lse);
+		total += row;
+		if (dlogits == NULL)
+			continue;
+		float *d = dlogits + i * C;
+		for (size_t c = 0; c < C; c++) {
+			double p = exp((double)z[c] - lse);
+			d[c] = (float)((double)scale * (p - (double)ti[c]));
+		}
+	}
+	return total;
+}
+
+void w2s_softmax(const float *logits, float *probs, size_t n, size_t C)
+{
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		float *p = probs + i * C;
+		double lse = loss_row_logsumexp(z, C);
+		for (size_t c = 0; c < C; c++)
+			p[c] = (float)exp((double)z[c] - lse);
+	}
+}
+
+/* First index of the row's maximum.  A NaN loses every comparison, so it
+ * is returned only from index 0, where nothing can displace it. */
+static size_t loss_argmax(const float *v, size_t C)
+{
+	size_t best = 0;
+	for (size_t c = 1; c < C; c++)
+		if (v[c] > v[best])
+			best = c;
+	return best;
+}
+
+size_t w2s_count_correct(const float *logits, const int32_t *y, size_t n, size_t C)
+{
+	W2S_CHECK(n == 0 || C > 0);
+	size_t correct = 0;
+	for (size_t i = 0; i < n; i++)
+		if (y[i] >= 0 && loss_argmax(logits + i * C, C) == (size_t)y[i])
+			correct++;
+	return correct;
+}
+
+void w2s_argmax_rows(const float *v, int32_t *out, size_t n, size_t C)
+{
+	W2S_CHECK(n == 0 || (C > 0 && C <= INT32_MAX));
+	for (size_t i = 0; i < n; i++)
+		out[i] = (int32_t)loss_argmax(v + i * C, C);
+}

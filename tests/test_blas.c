@@ -1,0 +1,194 @@
+/*
+ * test_blas.c: w2s_blas_sgemm against a naive triple loop in double, for
+ * every transpose combination, odd sizes, padded leading dimensions, and
+ * the beta/alpha cases the models use; and the BLIS sub-configuration
+ * chosen on this CPU.
+ *
+ * Not tested: that a BLIS_ARCH_TYPE set by the user wins over ours; BLIS
+ * reads it once per process, so that needs a second process.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/blas.h"
+#include "w2s/common.h"
+#include "w2s/rng.h"
+
+/* Fills x (rows, ld) with normals; the padding past `cols` gets NaN so that
+ * a read past the logical width shows up in the result. */
+static float *random_matrix(size_t rows, size_t cols, size_t ld, uint64_t index)
+{
+	float *x = w2s_xmalloc(rows * ld * sizeof(float) + sizeof(float));
+	w2s_rng_normals(42, 1, index, x, rows * ld);
+	for (size_t i = 0; i < rows; i++)
+		for (size_t j = cols; j < ld; j++)
+			x[i * ld + j] = NAN;
+	return x;
+}
+
+/* Element (i, j) of op(X) for row-major X with leading dimension ld. */
+static double op_at(const float *x, size_t ld, bool trans, size_t i, size_t j)
+{
+	return trans ? (double)x[j * ld + i] : (double)x[i * ld + j];
+}
+
+/* Runs one sgemm and compares with the naive product.  The tolerance is
+ * relative to sum_k |alpha a_ik b_kj| + |beta c_ij|, the size of the terms
+ * float rounding acts on. */
+static void check_sgemm(bool ta, bool tb, size_t m, size_t n, size_t k, size_t pad,
+			float alpha, float beta)
+{
+	size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+	float *a = random_matrix(ta ? k : m, ta ? m : k, lda, 1);
+	float *b = random_matrix(tb ? n : k, tb ? k : n, ldb, 2);
+	float *c = random_matrix(m, n, ldc, 3);
+	if (beta == 0.0f)
+		for (size_t i = 0; i < m * ldc; i++)
+			c[i] = NAN; /* beta == 0 must ignore what C held */
+	float *c0 = w2s_xmalloc(m * ldc * sizeof(float) + sizeof(float));
+	memcpy(c0, c, m * ldc * sizeof(float));
+
+	w2s_blas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+	/* The worst entry is the one furthest past its tolerance; NaN is
+	 * furthest of all. */
+	double worst = 0.0, worst_tol = 0.0, worst_ratio = -1.0;
+	size_t wi = 0, wj = 0;
+	for (size_t i = 0; i < m; i++) {
+		for (size_t j = 0; j < n; j++) {
+			double ref = 0.0, mag = 0.0;
+			for (size_t p = 0; p < k; p++) {
+				double t = (double)alpha * op_at(a, lda, ta, i, p) * op_at(b, ldb, tb, p, j);
+				ref += t;
+				mag += fabs(t);
+			}
+			if (beta != 0.0f) {
+				ref += (double)beta * c0[i * ldc + j];
+				mag += fabs((double)beta * c0[i * ldc + j]);
+			}
+			double tol = 1e-5 * mag + 1e-30;
+			double diff = fabs((double)c[i * ldc + j] - ref);
+			double ratio = isnan(diff) ? INFINITY : diff / tol;
+			if (ratio > worst_ratio) {
+				worst_ratio = ratio;
+				worst = diff;
+				worst_tol = tol;
+				wi = i;
+				wj = j;
+			}
+		}
+		/* The padding of C belongs to the caller. */
+		for (size_t j = n; j < ldc; j++)
+			if (memcmp(&c[i * ldc + j], &c0[i * ldc + j], sizeof(float)) != 0)
+				fail_msg("sgemm wrote C(%zu, %zu) past its width %zu", i, j, n);
+	}
+	if (worst_ratio > 1.0)
+		fail_msg("sgemm ta=%d tb=%d m=%zu n=%zu k=%zu pad=%zu alpha=%g beta=%g: "
+			 "largest difference %g at (%zu, %zu), tolerance there %g",
+			 ta, tb, m, n, k, pad, alpha, beta, worst, wi, wj, worst_tol);
+	free(a);
+	free(b);
+	free(c);
+	free(c0);
+}
+
+static void sgemm_matches_naive_product_all_transposes(void **state)
+{
+	static const size_t sizes[][3] = {
+		{1, 1, 1}, {7, 5, 3}, {1, 9, 4}, {8, 1, 6}, {37, 29, 53}, {65, 33, 17},
+	};
+	for (int ta = 0; ta < 2; ta++)
+		for (int tb = 0; tb < 2; tb++)
+			for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+				check_sgemm(ta, tb, sizes[s][0], sizes[s][1], sizes[s][2], 0,
+					    1.0f, 0.0f);
+}
+
+static void sgemm_respects_leading_dimension_wider_than_row(void **state)
+{
+	for (int ta = 0; ta < 2; ta++)
+		for (int tb = 0; tb < 2; tb++) {
+			check_sgemm(ta, tb, 13, 11, 19, 3, 1.0f, 0.0f);
+			check_sgemm(ta, tb, 5, 1, 7, 5, 1.0f, 1.0f);
+		}
+}
+
+static void sgemm_beta_one_accumulates_and_alpha_scales(void **state)
+{
+	for (int ta = 0; ta < 2; ta++)
+		for (int tb = 0; tb < 2; tb++) {
+			check_sgemm(ta, tb, 23, 17, 31, 2, 1.0f, 1.0f);
+			check_sgemm(ta, tb, 23, 17, 31, 2, -0.75f, 1.0f);
+			check_sgemm(ta, tb, 23, 17, 31, 0, 2.5f, 0.0f);
+			check_sgemm(ta, tb, 9, 12, 10, 1, 0.5f, -0.5f);
+		}
+}
+
+static void sgemm_with_k_zero_scales_c_by_beta(void **state)
+{
+	float c[2 * 4] = {1, 2, 3, 99, 4, 5, 6, 99};
+	w2s_blas_sgemm(false, false, 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 0.5f, c, 4);
+	const float want[8] = {0.5f, 1, 1.5f, 99, 2, 2.5f, 3, 99};
+	for (int i = 0; i < 8; i++)
+		if (c[i] != want[i])
+			fail_msg("k = 0, beta = 0.5: c[%d] = %g, want %g", i, c[i], want[i]);
+
+	float z[2 * 3] = {NAN, NAN, NAN, INFINITY, NAN, 1};
+	w2s_blas_sgemm(true, true, 2, 3, 0, 1.0f, NULL, 2, NULL, 1, 0.0f, z, 3);
+	for (int i = 0; i < 6; i++)
+		if (z[i] != 0.0f)
+			fail_msg("k = 0, beta = 0: c[%d] = %g, want 0", i, z[i]);
+}
+
+static void sgemm_with_m_or_n_zero_leaves_c_alone(void **state)
+{
+	float c[4] = {1, 2, 3, 4};
+	float a[4] = {1, 1, 1, 1}, b[4] = {1, 1, 1, 1};
+	w2s_blas_sgemm(false, false, 0, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+	w2s_blas_sgemm(false, false, 2, 0, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+	assert_true(c[0] == 1 && c[1] == 2 && c[2] == 3 && c[3] == 4);
+}
+
+static void blis_is_not_generic_on_avx512_cpu(void **state)
+{
+	bool warn = w2s_blas_init();
+	const char *arch = w2s_blas_arch();
+	const char *version = w2s_blas_version();
+	assert_non_null(arch);
+	assert_non_null(version);
+	assert_true(version[0] != '\0');
+	print_message("BLIS %s, sub-configuration %s\n", version, arch);
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f")) {
+		print_message("CPU has no AVX-512F: nothing to check\n");
+		skip();
+	}
+	if (strcmp(arch, "generic") == 0)
+		fail_msg("AVX-512F CPU but BLIS chose generic (BLIS_ARCH_TYPE=%s)",
+			 getenv("BLIS_ARCH_TYPE") ? getenv("BLIS_ARCH_TYPE") : "unset");
+	assert_false(warn);
+	/* Later calls do nothing and do not warn. */
+	assert_false(w2s_blas_init());
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(blis_is_not_generic_on_avx512_cpu),
+		cmocka_unit_test(sgemm_matches_naive_product_all_transposes),
+		cmocka_unit_test(sgemm_respects_leading_dimension_wider_than_row),
+		cmocka_unit_test(sgemm_beta_one_accumulates_and_alpha_scales),
+		cmocka_unit_test(sgemm_with_k_zero_scales_c_by_beta),
+		cmocka_unit_test(sgemm_with_m_or_n_zero_leaves_c_alone),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

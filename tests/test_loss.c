@@ -1,0 +1,269 @@
+/*
+ * test_loss.c: cross-entropy values against hand computations, gradients
+ * against central finite differences, behaviour at extreme logits, the
+ * scale argument, and the argmax helpers' tie rule.
+ *
+ * The losses are double functions of float logits, so a finite difference
+ * over a float step is accurate to about 1e-6 and the tolerances are tight.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "w2s/loss.h"
+#include "w2s/rng.h"
+
+/* log(1 + e^-1 + e^-2): the log-sum-exp of (1, 2, 3) minus 3. */
+#define LSE123_MINUS_3 0.4076059644443804
+#define LN3 1.0986122886681098
+
+/* Fails with the largest difference when got and want (n) differ by more
+ * than tol anywhere. */
+static void assert_close(const char *what, const float *got, const double *want, size_t n,
+			 double tol)
+{
+	double worst = -1.0;
+	size_t wi = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)got[i] - want[i]);
+		if (isnan(d))
+			d = INFINITY;
+		if (d > worst) {
+			worst = d;
+			wi = i;
+		}
+	}
+	if (worst > tol)
+		fail_msg("%s: largest difference %g at %zu (got %g, want %g), tolerance %g", what,
+			 worst, wi, got[wi], want[wi], tol);
+}
+
+static void xent_hard_matches_hand_values(void **state)
+{
+	const float z[3 * 3] = {1, 2, 3, 1, 2, 3, 0, 0, 0};
+	const int32_t y[3] = {2, 0, 1};
+	float d[9];
+	double loss = w2s_loss_xent_hard(z, y, 3, 3, 1.0f, d);
+	double want = LSE123_MINUS_3 + (LSE123_MINUS_3 + 2.0) + LN3;
+	if (fabs(loss - want) > 1e-12)
+		fail_msg("loss %.17g, want %.17g", loss, want);
+	/* softmax(1, 2, 3) minus the one-hot target; uniform on row 3. */
+	const double p[3] = {0.09003057317038043, 0.24472847105479759, 0.6652409557748217};
+	const double dwant[9] = {p[0], p[1], p[2] - 1, p[0] - 1, p[1], p[2],
+				 1.0 / 3, -2.0 / 3, 1.0 / 3};
+	assert_close("xent_hard dlogits", d, dwant, 9, 1e-7);
+}
+
+static void xent_soft_matches_hand_values(void **state)
+{
+	const float z[2 * 3] = {1, 2, 3, 0, 0, 0};
+	const float t[2 * 3] = {0.25f, 0.25f, 0.5f, 0.5f, 0.0f, 0.5f};
+	float d[6];
+	double loss = w2s_loss_xent_soft(z, t, 2, 3, 1.0f, d);
+	/* row 1: lse - (0.25*1 + 0.25*2 + 0.5*3) = 3 + LSE123_MINUS_3 - 2.25 */
+	double want = (0.75 + LSE123_MINUS_3) + LN3;
+	if (fabs(loss - want) > 1e-12)
+		fail_msg("loss %.17g, want %.17g", loss, want);
+	const double p[3] = {0.09003057317038043, 0.24472847105479759, 0.6652409557748217};
+	const double dwant[6] = {p[0] - 0.25, p[1] - 0.25, p[2] - 0.5,
+				 1.0 / 3 - 0.5, 1.0 / 3, 1.0 / 3 - 0.5};
+	assert_close("xent_soft dlogits", d, dwant, 6, 1e-7);
+}
+
+/* Central differences of a loss over each logit, with the step actually
+ * taken after rounding to float. */
+static void check_fd(bool soft)
+{
+	enum { N = 4, C = 5 };
+	float z[N * C], t[N * C], d[N * C];
+	int32_t y[N];
+	double fd[N * C];
+	for (size_t i = 0; i < N; i++) {
+		w2s_rng_normals(5, 1, i, z + i * C, C);
+		double u[C], s = 0.0;
+		w2s_rng_uniforms(5, 2, i, u, C);
+		for (size_t c = 0; c < C; c++)
+			s += u[c];
+		for (size_t c = 0; c < C; c++)
+			t[i * C + c] = (float)(u[c] / s);
+		y[i] = (int32_t)((3 * i + 1) % C);
+	}
+	for (size_t i = 0; i < N * C; i++)
+		z[i] *= 2.0f;
+	if (soft)
+		(void)w2s_loss_xent_soft(z, t, N, C, 1.0f, d);
+	else
+		(void)w2s_loss_xent_hard(z, y, N, C, 1.0f, d);
+	for (size_t i = 0; i < N * C; i++) {
+		float z0 = z[i];
+		z[i] = z0 + 1e-3f;
+		double hp = z[i];
+		double lp = soft ? w2s_loss_xent_soft(z, t, N, C, 1.0f, NULL)
+				 : w2s_loss_xent_hard(z, y, N, C, 1.0f, NULL);
+		z[i] = z0 - 1e-3f;
+		double hm = z[i];
+		double lm = soft ? w2s_loss_xent_soft(z, t, N, C, 1.0f, NULL)
+				 : w2s_loss_xent_hard(z, y, N, C, 1.0f, NULL);
+		z[i] = z0;
+		fd[i] = (lp - lm) / (hp - hm);
+	}
+	/* The soft gradient is softmax - t, exact only when t sums to 1; the
+	 * float targets here sum to 1 within 1e-7. */
+	assert_close(soft ? "xent_soft gradient vs finite differences"
+			  : "xent_hard gradient vs finite differences",
+		     d, fd, N * C, 1e-5);
+}
+
+static void xent_gradients_match_finite_differences(void **state)
+{
+	check_fd(false);
+	check_fd(true);
+}
+
+static void xent_soft_with_one_hot_target_equals_hard(void **state)
+{
+	enum { N = 6, C = 4 };
+	float z[N * C], t[N * C], dh[N * C], ds[N * C];
+	int32_t y[N];
+	for (size_t i = 0; i < N; i++) {
+		w2s_rng_normals(9, 1, i, z + i * C, C);
+		y[i] = (int32_t)(i % C);
+		for (size_t c = 0; c < C; c++)
+			t[i * C + c] = c == (size_t)y[i] ? 1.0f : 0.0f;
+	}
+	double lh = w2s_loss_xent_hard(z, y, N, C, 0.5f, dh);
+	double ls = w2s_loss_xent_soft(z, t, N, C, 0.5f, ds);
+	if (fabs(lh - ls) > 1e-12 * fabs(lh))
+		fail_msg("hard %.17g, soft %.17g", lh, ls);
+	double dhd[N * C];
+	for (size_t i = 0; i < N * C; i++)
+		dhd[i] = dh[i];
+	assert_close("soft vs hard dlogits", ds, dhd, N * C, 0.0);
+}
+
+static void xent_is_finite_for_logits_of_1e4(void **state)
+{
+	const float z[2 * 3] = {1e4f, 0.0f, -1e4f, -1e4f, -1e4f, -1e4f + 1.0f};
+	const int32_t y[2] = {1, 2};
+	const float t[2 * 3] = {0, 1, 0, 0, 0, 1};
+	float d[6], p[6];
+	double lh = w2s_loss_xent_hard(z, y, 2, 3, 1.0f, d);
+	/* row 0: 1e4 - 0;  row 1: log(2 e^-1 + 1) */
+	double want = 1e4 + log(2.0 * exp(-1.0) + 1.0);
+	if (!(fabs(lh - want) < 1e-9 * want))
+		fail_msg("hard loss %.17g, want %.17g", lh, want);
+	for (int i = 0; i < 6; i++)
+		assert_true(isfinite(d[i]));
+	assert_true(d[0] == 1.0f && d[1] == -1.0f && d[2] == 0.0f);
+
+	double ls = w2s_loss_xent_soft(z, t, 2, 3, 1.0f, d);
+	if (!(fabs(ls - want) < 1e-9 * want))
+		fail_msg("soft loss %.17g, want %.17g", ls, want);
+	for (int i = 0; i < 6; i++)
+		assert_true(isfinite(d[i]));
+
+	w2s_softmax(z, p, 2, 3);
+	for (int i = 0; i < 2; i++) {
+		double s = 0.0;
+		for (int c = 0; c < 3; c++) {
+			assert_true(isfinite(p[3 * i + c]) && p[3 * i + c] >= 0.0f);
+			s += p[3 * i + c];
+		}
+		assert_true(fabs(s - 1.0) < 1e-6);
+	}
+	assert_true(p[0] == 1.0f);
+}
+
+static void xent_soft_ignores_logits_where_target_is_zero(void **state)
+{
+	/* -inf where the target is 0: the loss stays finite. */
+	const float z[3] = {0.0f, -INFINITY, 0.0f};
+	const float t[3] = {0.5f, 0.0f, 0.5f};
+	float d[3];
+	double l = w2s_loss_xent_soft(z, t, 1, 3, 1.0f, d);
+	if (fabs(l - log(2.0)) > 1e-12)
+		fail_msg("loss %.17g, want log 2", l);
+	assert_true(d[0] == 0.0f && d[1] == 0.0f && d[2] == 0.0f);
+}
+
+static void scale_multiplies_dlogits_and_not_the_loss(void **state)
+{
+	enum { N = 3, C = 4 };
+	float z[N * C], t[N * C], d1[N * C], ds[N * C];
+	int32_t y[N] = {0, 3, 1};
+	for (size_t i = 0; i < N; i++)
+		w2s_rng_normals(11, 1, i, z + i * C, C);
+	for (size_t i = 0; i < N * C; i++)
+		t[i] = 1.0f / C;
+	for (int soft = 0; soft < 2; soft++) {
+		double l1 = soft ? w2s_loss_xent_soft(z, t, N, C, 1.0f, d1)
+				 : w2s_loss_xent_hard(z, y, N, C, 1.0f, d1);
+		double ls = soft ? w2s_loss_xent_soft(z, t, N, C, 0.3f, ds)
+				 : w2s_loss_xent_hard(z, y, N, C, 0.3f, ds);
+		double l0 = soft ? w2s_loss_xent_soft(z, t, N, C, 0.3f, NULL)
+				 : w2s_loss_xent_hard(z, y, N, C, 0.3f, NULL);
+		assert_true(l1 == ls && l1 == l0);
+		double want[N * C];
+		for (size_t i = 0; i < N * C; i++)
+			want[i] = 0.3 * d1[i];
+		assert_close(soft ? "soft, scale 0.3" : "hard, scale 0.3", ds, want, N * C, 1e-7);
+	}
+}
+
+static void dlogits_may_overwrite_logits(void **state)
+{
+	enum { N = 3, C = 4 };
+	float z[N * C], zz[N * C], d[N * C];
+	int32_t y[N] = {2, 0, 3};
+	for (size_t i = 0; i < N; i++)
+		w2s_rng_normals(13, 1, i, z + i * C, C);
+	memcpy(zz, z, sizeof(z));
+	double l = w2s_loss_xent_hard(z, y, N, C, 1.0f, d);
+	double li = w2s_loss_xent_hard(zz, y, N, C, 1.0f, zz);
+	assert_true(l == li);
+	assert_memory_equal(d, zz, sizeof(d));
+
+	memcpy(zz, z, sizeof(z));
+	w2s_softmax(z, d, N, C);
+	w2s_softmax(zz, zz, N, C);
+	assert_memory_equal(d, zz, sizeof(d));
+}
+
+static void argmax_and_count_correct_break_ties_to_lower_class(void **state)
+{
+	const float z[4 * 3] = {1, 1, 0, 0, 2, 2, 3, -1, 2, -5, -5, -5};
+	int32_t am[4];
+	w2s_argmax_rows(z, am, 4, 3);
+	assert_int_equal(am[0], 0);
+	assert_int_equal(am[1], 1);
+	assert_int_equal(am[2], 0);
+	assert_int_equal(am[3], 0);
+	const int32_t y_lower[4] = {0, 1, 0, 0};
+	const int32_t y_upper[4] = {1, 2, 0, 2};
+	assert_int_equal(w2s_count_correct(z, y_lower, 4, 3), 4);
+	assert_int_equal(w2s_count_correct(z, y_upper, 4, 3), 1);
+	assert_int_equal(w2s_count_correct(z, y_lower, 0, 3), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(xent_hard_matches_hand_values),
+		cmocka_unit_test(xent_soft_matches_hand_values),
+		cmocka_unit_test(xent_gradients_match_finite_differences),
+		cmocka_unit_test(xent_soft_with_one_hot_target_equals_hard),
+		cmocka_unit_test(xent_is_finite_for_logits_of_1e4),
+		cmocka_unit_test(xent_soft_ignores_logits_where_target_is_zero),
+		cmocka_unit_test(scale_multiplies_dlogits_and_not_the_loss),
+		cmocka_unit_test(dlogits_may_overwrite_logits),
+		cmocka_unit_test(argmax_and_count_correct_break_ties_to_lower_class),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,435 @@
+/*
+ * test_mlp.c: the MLP's forward pass against hand computations, its
+ * backward pass against central finite differences of the forward pass,
+ * and the bookkeeping around them (gradients add up, initialization is
+ * reproducible and bounded, sizes that overflow are refused).
+ *
+ * Finite differences run on the float model itself, so the step is large
+ * (1e-2, 1e-3 next to a relu kink) and each entry may be off by 0.2% of
+ * itself plus 0.02% of the largest gradient: about 3x what float rounding
+ * and the O(step^2) error were seen to need, and tight enough that a
+ * gradient 1% too small fails.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/blas.h"
+#include "w2s/common.h"
+#include "w2s/loss.h"
+#include "w2s/mlp.h"
+#include "w2s/rng.h"
+
+enum test_loss { LOSS_XENT, LOSS_LINEAR };
+
+/* A model, its workspace, a batch and a loss on its logits. */
+struct fixture {
+	struct w2s_mlp m;
+	struct w2s_mlp_work w;
+	size_t n;
+	float *x;       /* (n, D) */
+	int32_t *y;     /* (n) labels, for LOSS_XENT */
+	float *r;       /* (n, C) weights of the linear functional, LOSS_LINEAR */
+	float *dlogits; /* (n, C) */
+	enum test_loss loss;
+};
+
+static struct w2s_mlp_shape make_shape(int nlayers, const size_t *width, enum w2s_act act)
+{
+	struct w2s_mlp_shape s;
+	memset(&s, 0, sizeof(s));
+	s.nlayers = nlayers;
+	for (int l = 0; l <= nlayers; l++)
+		s.width[l] = width[l];
+	s.act = act;
+	return s;
+}
+
+/* Biases are drawn too (init_params zeroes them) so that a bias mixed up
+ * with another layer's shows in the forward pass. */
+static void fixture_init(struct fixture *f, const struct w2s_mlp_shape *s, size_t n,
+			 uint64_t seed, enum test_loss loss)
+{
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(w2s_mlp_init(&f->m, s), 0);
+	w2s_mlp_init_params(&f->m, seed, W2S_STREAM_INIT);
+	for (int l = 0; l < s->nlayers; l++)
+		w2s_rng_normals(seed, 99, (uint64_t)l, f->m.b[l], s->width[l + 1]);
+	/* max_batch above n, so a stride of max_batch rows would show. */
+	assert_int_equal(w2s_mlp_work_init(&f->w, s, n + 3), 0);
+	size_t D = s->width[0], C = s->width[s->nlayers];
+	f->n = n;
+	f->loss = loss;
+	f->x = w2s_xmalloc(n * D * sizeof(float));
+	f->y = w2s_xmalloc(n * sizeof(int32_t));
+	f->r = w2s_xmalloc(n * C * sizeof(float));
+	f->dlogits = w2s_xmalloc(n * C * sizeof(float));
+	for (size_t i = 0; i < n; i++) {
+		w2s_rng_normals(seed, 7, i, f->x + i * D, D);
+		w2s_rng_normals(seed, 8, i, f->r + i * C, C);
+		f->y[i] = (int32_t)((i * 7 + 3) % C);
+	}
+}
+
+static void fixture_free(struct fixture *f)
+{
+	w2s_mlp_free(&f->m);
+	w2s_mlp_work_free(&f->w);
+	free(f->x);
+	free(f->y);
+	free(f->r);
+	free(f->dlogits);
+}
+
+/* The loss in double; when grad is set, also its gradient w.r.t. the
+ * logits into f->dlogits. */
+static double fixture_loss(struct fixture *f, bool grad)
+{
+	size_t C = f->m.shape.width[f->m.shape.nlayers];
+	const float *z = w2s_mlp_forward(&f->m, &f->w, f->x, f->n);
+	if (f->loss == LOSS_XENT)
+		return w2s_loss_xent_hard(z, f->y, f->n, C, 1.0f, grad ? f->dlogits : NULL);
+	double sum = 0.0;
+	for (size_t i = 0; i < f->n * C; i++)
+		sum += (double)f->r[i] * (double)z[i];
+	if (grad)
+		memcpy(f->dlogits, f->r, f->n * C * sizeof(float));
+	return sum;
+}
+
+/* Smallest |pre-activation| over the hidden layers: how far the batch is
+ * from a relu kink. */
+static double hidden_margin(struct fixture *f)
+{
+	(void)fixture_loss(f, false);
+	double margin = INFINITY;
+	for (int l = 0; l < f->m.shape.nlayers - 1; l++)
+		for (size_t i = 0; i < f->n * f->m.shape.width[l + 1]; i++)
+			margin = fmin(margin, fabs((double)f->w.pre[l][i]));
+	return margin;
+}
+
+static void check_backward_against_fd(int nlayers, const size_t *width, enum w2s_act act,
+				      enum test_loss loss)
+{
+	struct w2s_mlp_shape s = make_shape(nlayers, width, act);
+	struct fixture f;
+	double eps = 1e-2;
+	uint64_t seed = 1;
+	fixture_init(&f, &s, 5, seed, loss);
+	if (act == W2S_ACT_RELU && nlayers > 1) {
+		/* A step across a kink breaks the finite difference, not the
+		 * gradient: take the first seed whose batch keeps 0.05 away
+		 * from every kink, and a step that cannot cover that. */
+		eps = 1e-3;
+		while (hidden_margin(&f) < 0.05) {
+			fixture_free(&f);
+			assert_true(++seed < 200);
+			fixture_init(&f, &s, 5, seed, loss);
+		}
+	}
+
+	memset(f.m.grads, 0, f.m.nparams * sizeof(float));
+	(void)fixture_loss(&f, true);
+	w2s_mlp_backward(&f.m, &f.w, f.x, f.n, f.dlogits);
+
+	double *fd = w2s_xmalloc(f.m.nparams * sizeof(double));
+	double fd_max = 0.0;
+	for (size_t i = 0; i < f.m.nparams; i++) {
+		float p0 = f.m.params[i];
+		/* The step actually taken, after rounding to float. */
+		f.m.params[i] = (float)(p0 + eps);
+		double hp = f.m.params[i];
+		double lp = fixture_loss(&f, false);
+		f.m.params[i] = (float)(p0 - eps);
+		double hm = f.m.params[i];
+		double lm = fixture_loss(&f, false);
+		f.m.params[i] = p0;
+		fd[i] = (lp - lm) / (hp - hm);
+		fd_max = fmax(fd_max, fabs(fd[i]));
+	}
+
+	double worst = -1.0, worst_diff = 0.0;
+	size_t wi = 0;
+	for (size_t i = 0; i < f.m.nparams; i++) {
+		double diff = fabs((double)f.m.grads[i] - fd[i]);
+		double tol = 2e-3 * fabs(fd[i]) + 2e-4 * fd_max;
+		double ratio = isnan(diff) ? INFINITY : diff / tol;
+		if (ratio > worst) {
+			worst = ratio;
+			worst_diff = diff;
+			wi = i;
+		}
+	}
+	if (worst > 1.0)
+		fail_msg("%s, %d layer(s), %s loss: largest difference %g at param %zu "
+			 "(backward %g, finite difference %g, largest |fd| %g)",
+			 w2s_act_name(act), nlayers, loss == LOSS_XENT ? "xent" : "linear",
+			 worst_diff, wi, f.m.grads[wi], fd[wi], fd_max);
+	assert_true(fd_max > 1e-2); /* the check compared something */
+	free(fd);
+	fixture_free(&f);
+}
+
+static const size_t linear_widths[] = {4, 3};
+static const size_t one_hidden_widths[] = {4, 6, 3};
+static const size_t two_hidden_widths[] = {4, 6, 5, 3};
+
+static void backward_of_linear_model_matches_finite_differences(void **state)
+{
+	check_backward_against_fd(1, linear_widths, W2S_ACT_RELU, LOSS_XENT);
+	check_backward_against_fd(1, linear_widths, W2S_ACT_RELU, LOSS_LINEAR);
+}
+
+static void backward_with_one_hidden_layer_matches_finite_differences(void **state)
+{
+	for (int a = W2S_ACT_RELU; a <= W2S_ACT_TANH; a++) {
+		check_backward_against_fd(2, one_hidden_widths, (enum w2s_act)a, LOSS_XENT);
+		check_backward_against_fd(2, one_hidden_widths, (enum w2s_act)a, LOSS_LINEAR);
+	}
+}
+
+static void backward_with_two_hidden_layers_matches_finite_differences(void **state)
+{
+	for (int a = W2S_ACT_RELU; a <= W2S_ACT_TANH; a++) {
+		check_backward_against_fd(3, two_hidden_widths, (enum w2s_act)a, LOSS_XENT);
+		check_backward_against_fd(3, two_hidden_widths, (enum w2s_act)a, LOSS_LINEAR);
+	}
+}
+
+static void backward_adds_into_existing_gradients(void **state)
+{
+	struct w2s_mlp_shape s = make_shape(3, two_hidden_widths, W2S_ACT_GELU);
+	struct fixture f;
+	fixture_init(&f, &s, 6, 3, LOSS_XENT);
+	size_t np = f.m.nparams;
+	float *once = w2s_xmalloc(np * sizeof(float));
+
+	(void)fixture_loss(&f, true);
+	w2s_mlp_backward(&f.m, &f.w, f.x, f.n, f.dlogits);
+	memcpy(once, f.m.grads, np * sizeof(float));
+	w2s_mlp_backward(&f.m, &f.w, f.x, f.n, f.dlogits);
+
+	double worst = 0.0;
+	size_t wi = 0;
+	for (size_t i = 0; i < np; i++) {
+		double diff = fabs((double)f.m.grads[i] - 2.0 * once[i]);
+		if (diff > worst) {
+			worst = diff;
+			wi = i;
+		}
+	}
+	if (worst > 1e-6 * (1.0 + fabs(2.0 * once[wi])))
+		fail_msg("two backward passes: largest difference from twice one pass %g at %zu",
+			 worst, wi);
+	/* The extra slots after the gradients are the caller's. */
+	for (size_t i = np; i < np + W2S_MLP_GRAD_EXTRA; i++)
+		assert_true(f.m.grads[i] == 0.0f);
+	free(once);
+	fixture_free(&f);
+}
+
+static void backward_accepts_dlogits_in_logits_buffer(void **state)
+{
+	struct w2s_mlp_shape s = make_shape(2, one_hidden_widths, W2S_ACT_TANH);
+	struct fixture f;
+	fixture_init(&f, &s, 5, 4, LOSS_XENT);
+	size_t np = f.m.nparams, C = s.width[2];
+	float *separate = w2s_xmalloc(np * sizeof(float));
+
+	(void)fixture_loss(&f, true);
+	w2s_mlp_backward(&f.m, &f.w, f.x, f.n, f.dlogits);
+	memcpy(separate, f.m.grads, np * sizeof(float));
+
+	memset(f.m.grads, 0, np * sizeof(float));
+	float *z = (float *)w2s_mlp_forward(&f.m, &f.w, f.x, f.n);
+	(void)w2s_loss_xent_hard(z, f.y, f.n, C, 1.0f, z);
+	w2s_mlp_backward(&f.m, &f.w, f.x, f.n, z);
+	for (size_t i = 0; i < np; i++)
+		if (f.m.grads[i] != separate[i])
+			fail_msg("dlogits in the logits buffer: grad[%zu] = %g, %g otherwise",
+				 i, f.m.grads[i], separate[i]);
+	free(separate);
+	fixture_free(&f);
+}
+
+static void forward_of_linear_model_matches_hand_computation(void **state)
+{
+	const size_t width[] = {3, 2};
+	struct w2s_mlp_shape s = make_shape(1, width, W2S_ACT_TANH);
+	struct w2s_mlp m;
+	struct w2s_mlp_work w;
+	assert_int_equal(w2s_mlp_init(&m, &s), 0);
+	assert_int_equal(w2s_mlp_work_init(&w, &s, 4), 0);
+	assert_int_equal(m.nparams, 8);
+	assert_int_equal(w2s_mlp_shape_nparams(&s), 8);
+	/* W (2, 3), then b (2): the layout mlp.h promises. */
+	const float p[8] = {1, 2, 3, -1, 0, 0.5f, 0.5f, -1};
+	memcpy(m.params, p, sizeof(p));
+	assert_ptr_equal(m.b[0], m.params + 6);
+	const float x[2 * 3] = {1, 1, 1, 2, 0, -2};
+	const float *z = w2s_mlp_forward(&m, &w, x, 2);
+	/* row 0: 1+2+3+0.5, -1+0.5-1;  row 1: 2-6+0.5, -2-1-1 (no activation) */
+	const float want[4] = {6.5f, -1.5f, -3.5f, -4.0f};
+	for (int i = 0; i < 4; i++)
+		if (fabsf(z[i] - want[i]) > 1e-6f)
+			fail_msg("logit %d = %g, want %g", i, z[i], want[i]);
+	w2s_mlp_work_free(&w);
+	w2s_mlp_free(&m);
+}
+
+static void forward_applies_activation_to_hidden_layers_only(void **state)
+{
+	/* D = 1, H = 2, C = 1: W0 = (1, -1)^T, b0 = 0, W1 = (2 3), b1 = 1.
+	 * relu: x = 2 -> h = (2, 0) -> 5;  x = -1 -> h = (0, 1) -> 4. */
+	const size_t width[] = {1, 2, 1};
+	struct w2s_mlp_shape s = make_shape(2, width, W2S_ACT_RELU);
+	struct w2s_mlp m;
+	struct w2s_mlp_work w;
+	assert_int_equal(w2s_mlp_init(&m, &s), 0);
+	assert_int_equal(w2s_mlp_work_init(&w, &s, 2), 0);
+	const float p[7] = {1, -1, 0, 0, 2, 3, 1};
+	memcpy(m.params, p, sizeof(p));
+	const float x[2] = {2, -1};
+	const float *z = w2s_mlp_forward(&m, &w, x, 2);
+	assert_true(fabsf(z[0] - 5.0f) < 1e-6f && fabsf(z[1] - 4.0f) < 1e-6f);
+	w2s_mlp_work_free(&w);
+	w2s_mlp_free(&m);
+
+	/* GELU (tanh form) and tanh against libm in double. */
+	for (int a = W2S_ACT_GELU; a <= W2S_ACT_TANH; a++) {
+		const size_t w2[] = {1, 9, 1};
+		s = make_shape(2, w2, (enum w2s_act)a);
+		assert_int_equal(w2s_mlp_init(&m, &s), 0);
+		assert_int_equal(w2s_mlp_work_init(&w, &s, 1), 0);
+		for (int j = 0; j < 9; j++) {
+			m.w[0][j] = 1.0f;
+			m.b[0][j] = (float)(j - 4) * 0.75f; /* pre = x + b */
+		}
+		const float one = 1.0f;
+		(void)w2s_mlp_forward(&m, &w, &one, 1);
+		for (int j = 0; j < 9; j++) {
+			double u = w.pre[0][j], want;
+			if (a == W2S_ACT_TANH)
+				want = tanh(u);
+			else
+				want = 0.5 * u *
+				       (1.0 + tanh(0.79788456080286535588 /* sqrt(2/pi) */ * (u + 0.044715 * u * u * u)));
+			if (fabs(w.post[0][j] - want) > 1e-6 * (1.0 + fabs(want)))
+				fail_msg("%s(%g) = %g, want %g", w2s_act_name((enum w2s_act)a), u,
+					 w.post[0][j], want);
+		}
+		w2s_mlp_work_free(&w);
+		w2s_mlp_free(&m);
+	}
+}
+
+static void init_params_is_reproducible_and_within_glorot_bound(void **state)
+{
+	const size_t width[] = {20, 30, 10};
+	struct w2s_mlp_shape s = make_shape(2, width, W2S_ACT_RELU);
+	struct w2s_mlp a, b, c;
+	assert_int_equal(w2s_mlp_init(&a, &s), 0);
+	assert_int_equal(w2s_mlp_init(&b, &s), 0);
+	assert_int_equal(w2s_mlp_init(&c, &s), 0);
+	w2s_mlp_init_params(&a, 123, W2S_STREAM_INIT);
+	w2s_mlp_init_params(&b, 123, W2S_STREAM_INIT);
+	w2s_mlp_init_params(&c, 123, W2S_STREAM_INIT + 1);
+	assert_memory_equal(a.params, b.params, a.nparams * sizeof(float));
+	assert_memory_not_equal(a.params, c.params, a.nparams * sizeof(float));
+
+	for (int l = 0; l < 2; l++) {
+		size_t in = width[l], out = width[l + 1];
+		double bound = sqrt(6.0 / (double)(in + out)), maxabs = 0.0, mean = 0.0;
+		for (size_t i = 0; i < in * out; i++) {
+			maxabs = fmax(maxabs, fabs(a.w[l][i]));
+			mean += a.w[l][i];
+		}
+		mean /= (double)(in * out);
+		if (maxabs > bound || maxabs < 0.9 * bound || fabs(mean) > 0.1 * bound)
+			fail_msg("layer %d: largest |w| %g, mean %g; bound %g", l, maxabs, mean, bound);
+		for (size_t j = 0; j < out; j++)
+			assert_true(a.b[l][j] == 0.0f);
+		/* Layer l is item l of the stream: what mlp.h promises callers
+		 * that regenerate weights elsewhere. */
+		double u;
+		w2s_rng_uniforms(123, W2S_STREAM_INIT, (uint64_t)l, &u, 1);
+		assert_true(a.w[l][0] == (float)((2.0 * u - 1.0) * bound));
+	}
+	w2s_mlp_free(&a);
+	w2s_mlp_free(&b);
+	w2s_mlp_free(&c);
+}
+
+static void init_refuses_overflowing_or_empty_shapes(void **state)
+{
+	struct w2s_mlp m;
+	struct w2s_mlp_work w;
+	const size_t huge[] = {4, SIZE_MAX / 2};
+	struct w2s_mlp_shape s = make_shape(1, huge, W2S_ACT_RELU);
+	memset(&m, 0xff, sizeof(m));
+	assert_int_equal(w2s_mlp_init(&m, &s), -1);
+	assert_null(m.params);
+	assert_null(m.grads);
+	assert_int_equal(m.nparams, 0);
+	assert_int_equal(w2s_mlp_shape_nparams(&s), 0);
+	assert_int_equal(w2s_mlp_work_init(&w, &s, 1000), -1);
+	assert_null(w.pre[0]);
+
+	const size_t ok[] = {4, 3};
+	s = make_shape(1, ok, W2S_ACT_RELU);
+	assert_int_equal(w2s_mlp_work_init(&w, &s, SIZE_MAX / 4), -1);
+	s.nlayers = 0;
+	assert_int_equal(w2s_mlp_init(&m, &s), -1);
+	s.nlayers = W2S_MLP_MAX_LAYERS + 1;
+	assert_int_equal(w2s_mlp_init(&m, &s), -1);
+	const size_t empty[] = {4, 0, 3};
+	s = make_shape(2, empty, W2S_ACT_RELU);
+	assert_int_equal(w2s_mlp_init(&m, &s), -1);
+}
+
+static void free_is_safe_on_zeroed_struct_and_twice(void **state)
+{
+	struct w2s_mlp m;
+	struct w2s_mlp_work w;
+	memset(&m, 0, sizeof(m));
+	memset(&w, 0, sizeof(w));
+	w2s_mlp_free(&m);
+	w2s_mlp_work_free(&w);
+
+	struct w2s_mlp_shape s = make_shape(2, one_hidden_widths, W2S_ACT_RELU);
+	assert_int_equal(w2s_mlp_init(&m, &s), 0);
+	assert_int_equal(w2s_mlp_work_init(&w, &s, 8), 0);
+	w2s_mlp_free(&m);
+	w2s_mlp_free(&m);
+	w2s_mlp_work_free(&w);
+	w2s_mlp_work_free(&w);
+	assert_null(m.params);
+	assert_null(w.delta);
+}
+
+int main(void)
+{
+	w2s_blas_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(forward_of_linear_model_matches_hand_computation),
+		cmocka_unit_test(forward_applies_activation_to_hidden_layers_only),
+		cmocka_unit_test(backward_of_linear_model_matches_finite_differences),
+		cmocka_unit_test(backward_with_one_hidden_layer_matches_finite_differences),
+		cmocka_unit_test(backward_with_two_hidden_layers_matches_finite_differences),
+		cmocka_unit_test(backward_adds_into_existing_gradients),
+		cmocka_unit_test(backward_accepts_dlogits_in_logits_buffer),
+		cmocka_unit_test(init_params_is_reproducible_and_within_glorot_bound),
+		cmocka_unit_test(init_refuses_overflowing_or_empty_shapes),
+		cmocka_unit_test(free_is_safe_on_zeroed_struct_and_twice),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
