@@ -1,0 +1,38 @@
+/*
+ * log.h: messages for the user.  Errors and warnings go to stderr, progress
+ * to stdout, one whole line per call (no carriage-return bars: slurm logs
+ * keep every byte).  Only rank 0 prints unless a message is marked as seen
+ * by one rank alone, which then carries its rank number.
+ */
+#ifndef W2S_LOG_H
+#define W2S_LOG_H
+
+enum w2s_log_level {
+	W2S_LOG_ERROR = 0,
+	W2S_LOG_WARN,
+	W2S_LOG_INFO,
+	W2S_LOG_DEBUG,
+};
+
+/* Set once at start-up: this process's rank, and the level below which
+ * messages are dropped (W2S_LOG_INFO by default). */
+void w2s_log_init(int rank, enum w2s_log_level level);
+enum w2s_log_level w2s_log_level(void);
+/* Parses "error", "warn", "info", "debug"; returns -1 for anything else. */
+int w2s_log_parse_level(const char *name);
+
+/* Printed by rank 0 only: for facts every rank knows alike (a config error
+ * that every rank found, a progress line). */
+void w2s_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void w2s_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void w2s_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void w2s_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Printed by whichever rank calls it, prefixed with its rank when the job
+ * has more than one: for what only this rank saw (a failed write). */
+void w2s_log_error_local(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Tell the logger the world size so local errors name their rank. */
+void w2s_log_set_world(int size);
+
+#endif

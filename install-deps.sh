@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install the Debian packages w2s builds, tests and analyses with.
+# Idempotent: with everything present it checks and returns in well under a
+# second.  Usage: ./install-deps.sh [build|test|analysis|slurm|all]   (default: all)
+set -eu
+
+build="gcc make autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
+libhdf5-openmpi-dev hdf5-tools libblis-dev libcmocka-dev libyaml-dev libjansson-dev
+librandom123-dev"
+analysis="python3 python3-h5py python3-numpy python3-matplotlib python3-pytest"
+slurm="munge slurmctld slurmd slurm-client procps"
+
+case "${1:-all}" in
+build) want="$build" ;;
+test) want="$build $analysis" ;;
+analysis) want="$analysis" ;;
+slurm) want="$slurm" ;;
+all) want="$build $analysis $slurm" ;;
+*) echo "install-deps.sh: unknown group '$1' (expected build, test, analysis, slurm or all)" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt="$sudo apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends"
+# A fresh machine has no package lists; a stale list fails to find a package.
+$apt install $missing || { $sudo apt-get -o DPkg::Lock::Timeout=600 update && $apt install $missing; }
