@@ -1,0 +1,150 @@
+/*
+ * config.h: the experiment's configuration: YAML in, a checked struct out,
+ * and the same struct back out as canonical JSON (stored in every HDF5 file)
+ * and as YAML (written to OUT/config.yaml, loadable again).
+ *
+ * Every key has a default, so an empty file (or none) is the built-in
+ * default experiment.  Overrides "--set a.b.c=VALUE" apply on top of the
+ * file; VALUE is read as YAML ("[256, 256]", "0.5", "cosine").  Unknown keys
+ * and bad values are refused with the file, the line, what was found and
+ * what is accepted.  The reference of all keys is w2s_config_reference().
+ *
+ * The only module that calls libyaml and jansson.
+ */
+#ifndef W2S_CONFIG_H
+#define W2S_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "w2s/common.h"
+#include "w2s/mlp.h"
+#include "w2s/optim.h"
+
+#define W2S_NAME_MAX 64 /* names of views, models and splits, with the NUL */
+#define W2S_MAX_VIEWS 16
+#define W2S_MAX_MODELS 32
+#define W2S_MAX_HIDDEN (W2S_MLP_MAX_LAYERS - 1)
+
+enum w2s_task_kind {
+	W2S_TASK_LATENT = 0,
+	W2S_TASK_TEACHER,
+};
+
+/* The splits every task makes, in the order their rows are stored. */
+enum w2s_split {
+	W2S_SPLIT_WEAK_TRAIN = 0,
+	W2S_SPLIT_TRANSFER,
+	W2S_SPLIT_VAL,
+	W2S_SPLIT_TEST,
+	W2S_NSPLITS,
+};
+const char *w2s_split_name(enum w2s_split s);
+
+enum w2s_loss_kind {
+	W2S_LOSS_XENT = 0, /* cross-entropy on the teacher's soft probabilities */
+};
+
+/* A view of the latent task: its columns are z[0..z) then u[0..u), unless
+ * noise > 0, when it is z[0..z) + noise * u[0..z) (u then must be 0 or equal
+ * to z).  After loading, z and u are resolved counts (never "all"). */
+struct w2s_view_spec {
+	char name[W2S_NAME_MAX];
+	int64_t z;
+	int64_t u;
+	double noise;
+};
+
+/* Training hyperparameters; `train:` gives the defaults of every model and
+ * `models.<name>.train:` overrides any of them for one model. */
+struct w2s_train_spec {
+	enum w2s_optimizer optimizer;
+	double lr;
+	double lr_min;       /* floor of the cosine schedule */
+	enum w2s_schedule schedule;
+	double warmup;       /* fraction of all steps spent in linear warm-up, [0, 1) */
+	int64_t batch;       /* global batch, summed over ranks */
+	int64_t epochs;
+	double weight_decay;
+	double momentum;     /* SGD */
+	double beta1, beta2, eps; /* Adam */
+	double clip;         /* max gradient norm; 0 = none */
+};
+
+struct w2s_model_spec {
+	char name[W2S_NAME_MAX];
+	char view[W2S_NAME_MAX]; /* a view name of the task */
+	int nhidden;             /* 0 = linear */
+	int64_t hidden[W2S_MAX_HIDDEN];
+	enum w2s_act act;
+	struct w2s_train_spec train; /* resolved: global train + this model's overrides */
+};
+
+struct w2s_config {
+	uint64_t seed;
+	struct {
+		enum w2s_task_kind task;
+		int64_t rows[W2S_NSPLITS];
+		struct {
+			int64_t signal;   /* dimension of z */
+			int64_t nuisance; /* dimension of u */
+			int classes;      /* argmax of W z over this many classes */
+			double label_noise; /* probability a label is replaced by another class */
+			int nviews;
+			struct w2s_view_spec views[W2S_MAX_VIEWS];
+		} latent;
+		struct {
+			int64_t dim;      /* x ~ N(0, I_dim) */
+			int64_t width;    /* hidden width of the random teacher */
+			int depth;        /* hidden layers of the random teacher */
+			int classes;
+			double label_noise;
+			enum w2s_act act;
+		} teacher;
+	} data;
+	int nmodels;
+	struct w2s_model_spec models[W2S_MAX_MODELS];
+	struct w2s_train_spec train; /* the defaults models start from */
+	struct {
+		char weak[W2S_NAME_MAX];
+		int nstrong;
+		char strong[W2S_MAX_MODELS][W2S_NAME_MAX];
+		enum w2s_loss_kind loss;
+	} w2s;
+	struct {
+		int64_t every;  /* a progress line and a trace row every this many steps */
+	} log;
+	/* Filled by w2s_config_load; owned, freed by w2s_config_free. */
+	char *json; /* canonical JSON of the whole effective config (sorted keys, compact) */
+	char *yaml; /* the same as block YAML, loadable by w2s_config_load */
+};
+
+/* Loads a config: path NULL means no file (the built-in default
+ * experiment).  sets[0..nsets) are "key.path=VALUE" overrides applied after
+ * the file.  Every rank may call it and gets the same result; errors are
+ * printed once (w2s_log_error) as
+ *   FILE:LINE: KEY.PATH: expected ..., found '...'
+ * Returns W2S_STATUS_OK, W2S_STATUS_CONFIG (bad content or override) or
+ * W2S_STATUS_IO (file missing or unreadable).  On failure c is left freed. */
+enum w2s_status w2s_config_load(struct w2s_config *c, const char *path,
+				const char *const *sets, int nsets);
+
+/* Frees json and yaml; safe on a zeroed struct and twice. */
+void w2s_config_free(struct w2s_config *c);
+
+/* Index of a model or view by name, or -1. */
+int w2s_config_model_index(const struct w2s_config *c, const char *name);
+int w2s_config_view_index(const struct w2s_config *c, const char *name);
+
+/* Width (number of columns) of a view: for the latent task from its spec,
+ * for the teacher task the one view "x" of width dim. */
+int64_t w2s_config_view_width(const struct w2s_config *c, const char *view);
+/* Number of classes of the task. */
+int w2s_config_classes(const struct w2s_config *c);
+
+/* The reference of every key: name, type, default and meaning, one per
+ * line, for `w2s run --help` and doc/config.md. */
+const char *w2s_config_reference(void);
+
+#endif
