@@ -1,0 +1,142 @@
+/*
+ * h5io.h: every file w2s writes or reads, through HDF5.  The only module
+ * that calls HDF5.
+ *
+ * Data, labels and run files are opened by all ranks with MPI-IO; object
+ * creation and attributes are collective with identical arguments, data go
+ * by hyperslab, and a rank with nothing to write still takes part with an
+ * empty selection.  Traces (metrics.h5) are written by rank 0 alone in SWMR
+ * mode so that they can be read while the run goes on.
+ *
+ * Nothing records modification times, so the same content gives the same
+ * bytes whatever the number of ranks.
+ *
+ * Errors: every function that can fail returns a status and, on failure,
+ * has printed one line (the rank that saw it) naming the file and object.
+ */
+#ifndef W2S_H5IO_H
+#define W2S_H5IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hdf5.h>
+
+#include "w2s/comm.h"
+#include "w2s/common.h"
+
+struct w2s_h5 {
+	hid_t file; /* H5I_INVALID_HID when closed */
+	char path[4096];
+};
+
+enum w2s_h5_type {
+	W2S_H5_F32 = 0,
+	W2S_H5_I32,
+	W2S_H5_I64,
+};
+
+/* Silences HDF5's own error printing (w2s reports errors itself).  Call once
+ * at start-up. */
+void w2s_h5_init(void);
+/* "1.10.8" */
+const char *w2s_h5_library_version(void);
+
+/* Collective: creates path (replacing a file of that name) with MPI-IO. */
+enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path);
+/* Collective: opens an existing file read-only with MPI-IO.  A file that is
+ * missing, not HDF5, or truncated gives W2S_STATUS_IO on every rank. */
+enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const char *path);
+/* Collective: closes; safe on a closed or zeroed handle. */
+void w2s_h5_close(struct w2s_h5 *f);
+
+/* Collective: creates dataset `path` (and its groups) of shape (rows, cols),
+ * or (rows) when cols == 0, and writes rows [begin, begin + count) from
+ * data (count, cols) of this rank. */
+enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				  enum w2s_h5_type t, int64_t rows, int64_t cols, int64_t begin,
+				  int64_t count, const void *data);
+
+/* Not collective: reads rows [begin, begin + count) of `path` into data
+ * (count, cols).  The dataset must be 2-D with `cols` columns (1-D when
+ * cols == 0) and at least begin + count rows; otherwise W2S_STATUS_IO with a
+ * message naming what was expected and found. */
+enum w2s_status w2s_h5_read_rows(struct w2s_h5 *f, const char *path, enum w2s_h5_type t,
+				 int64_t cols, int64_t begin, int64_t count, void *data);
+
+/* Not collective: the shape of dataset `path` (cols 0 for 1-D). */
+enum w2s_status w2s_h5_shape(struct w2s_h5 *f, const char *path, int64_t *rows, int64_t *cols);
+
+/* Collective: attributes on object `obj` ("/" for the file).  Strings are
+ * variable-length UTF-8 (h5py returns str). */
+enum w2s_status w2s_h5_attr_string(struct w2s_h5 *f, const char *obj, const char *name,
+				   const char *value);
+enum w2s_status w2s_h5_attr_int64(struct w2s_h5 *f, const char *obj, const char *name,
+				  int64_t value);
+enum w2s_status w2s_h5_attr_double(struct w2s_h5 *f, const char *obj, const char *name,
+				   double value);
+/* Not collective: reads a string attribute into a new string (caller frees). */
+enum w2s_status w2s_h5_attr_read_string(struct w2s_h5 *f, const char *obj, const char *name,
+					char **value);
+
+/* Where a file came from, stored as attributes of its root group. */
+struct w2s_provenance {
+	const char *kind;        /* "data", "run", "metrics" */
+	const char *config_json; /* canonical JSON of the effective config */
+	const char *version;     /* w2s version */
+	const char *git_rev;
+	const char *libraries;   /* versions of MPI, HDF5, BLIS, ... one line */
+	const char *blis_arch;
+	int world_size;          /* < 0: not recorded (data files do not depend on it) */
+};
+/* Collective. */
+enum w2s_status w2s_h5_write_provenance(struct w2s_h5 *f, const struct w2s_provenance *p);
+
+/* A compound table: one row per element of a C array of structs. */
+enum w2s_h5_col_type {
+	W2S_H5_COL_STR = 0, /* char[size], NUL-terminated */
+	W2S_H5_COL_F64,
+	W2S_H5_COL_I64,
+};
+struct w2s_h5_column {
+	const char *name;
+	enum w2s_h5_col_type type;
+	size_t offset; /* offsetof(struct, field) */
+	size_t size;   /* bytes of a STR field */
+};
+/* Collective: writes `rows` (n rows of row_size bytes, rank 0's copy) as the
+ * compound dataset `path`.  Every rank passes the same n and columns. */
+enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   const struct w2s_h5_column *cols, int ncols, size_t row_size,
+				   const void *rows, int64_t n);
+
+/* ---- traces: rank 0 only ---- */
+
+#define W2S_TRACE_MAX 64
+
+struct w2s_trace_row {
+	int64_t step;
+	double epoch, loss, acc, lr, grad_norm, seconds, samples_per_s;
+};
+
+struct w2s_trace {
+	hid_t file;
+	int n;
+	char name[W2S_TRACE_MAX][64];
+	hid_t dset[W2S_TRACE_MAX][8]; /* step, epoch, loss, acc, lr, grad_norm, seconds, samples_per_s */
+	int64_t len[W2S_TRACE_MAX];
+};
+
+/* Rank 0 only: creates path with groups /trace/<name> for each of the n
+ * names, each holding extendible 1-D datasets whose dimension scale is
+ * `step` (so xarray opens a group as a data set), stores the provenance,
+ * then starts SWMR writing. */
+enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
+				 const char *const *names, int n, const struct w2s_provenance *p);
+/* Rank 0 only: appends one row to trace `index` and flushes it. */
+enum w2s_status w2s_trace_append(struct w2s_trace *t, int index, const struct w2s_trace_row *r);
+/* Safe on a zeroed or closed trace. */
+void w2s_trace_close(struct w2s_trace *t);
+
+#endif

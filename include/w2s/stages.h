@@ -1,0 +1,51 @@
+/*
+ * stages.h: the steps `w2s run` composes (gen, train, label, eval) and the
+ * metrics of the experiment (PGR), plus the pipeline that runs them in
+ * order and writes OUT/{config.yaml, data.h5, run.h5, metrics.h5}.
+ *
+ * Every function here is collective.
+ *
+ * Model instances are named "<role>.<model>": weak.<w> is the weak model
+ * trained on ground truth, student.<s> the strong model s trained on the weak
+ * model's soft labels of the transfer split, ceiling.<s> the same model on
+ * the transfer split's ground truth.
+ */
+#ifndef W2S_STAGES_H
+#define W2S_STAGES_H
+
+#include <stdbool.h>
+
+#include "w2s/comm.h"
+#include "w2s/config.h"
+#include "w2s/h5io.h"
+
+/* Performance gap recovered: (p_w2s - p_weak) / (p_ceiling - p_weak); NaN
+ * when the ceiling does not beat the weak model (no gap to recover). */
+double w2s_pgr(double p_weak, double p_w2s, double p_ceiling);
+
+/* Generates every row of the task, each rank its shard, and writes the
+ * data file: /views/<view> (N, D) float32, /target (N) int32,
+ * /splits/<split> row indices (int64), attributes task, seed, config.  The
+ * bytes do not depend on the number of ranks. */
+enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config *cfg,
+			      const char *path, const struct w2s_provenance *prov);
+
+/* Options of the whole pipeline. */
+struct w2s_run_opts {
+	const char *out;     /* output folder; created if missing */
+	bool force;          /* replace results already in `out` */
+	const struct w2s_provenance *prov; /* config_json filled in; kind set per file */
+};
+
+/* Runs the experiment of cfg into opts->out and prints the results table
+ * (rank 0). */
+enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_config *cfg,
+				 const struct w2s_run_opts *opts);
+
+/* Writes OUT/config.yaml (rank 0, through a temporary file and a rename)
+ * after making the folder; refuses (W2S_STATUS_EXISTS) when `guard` names a
+ * file already in OUT and force is false.  Collective. */
+enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s_config *cfg,
+				      const char *out, const char *guard, bool force);
+
+#endif

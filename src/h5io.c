@@ -1,0 +1,574 @@
+/*
+ * h5io.c: the HDF5 side of w2s; see h5io.h.  The only file that includes
+ * <hdf5.h> for anything but types.  Every call is checked; a failure is
+ * decoded from HDF5's error stack into one line.
+ */
+#include "w2s/h5io.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5_hl.h>
+
+#include "w2s/log.h"
+
+void w2s_h5_init(void)
+{
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+const char *w2s_h5_library_version(void)
+{
+	static char v[32];
+	unsigned maj = 0, min = 0, rel = 0;
+	H5get_libversion(&maj, &min, &rel);
+	snprintf(v, sizeof v, "%u.%u.%u", maj, min, rel);
+	return v;
+}
+
+/* The innermost description on HDF5's error stack: the most specific. */
+static herr_t last_error(unsigned n, const H5E_error2_t *e, void *data)
+{
+	char *out = data;
+	if (e->desc && e->desc[0])
+		snprintf(out, 256, "%s", e->desc);
+	return 0;
+}
+
+static void report(const char *file, const char *what, const char *obj)
+{
+	char why[256] = "";
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, last_error, why);
+	H5Eclear2(H5E_DEFAULT);
+	if (errno != 0 && why[0] == '\0')
+		snprintf(why, sizeof why, "%s", strerror(errno));
+	w2s_log_error_local("%s '%s'%s%s%s%s", what, file, obj ? ", " : "", obj ? obj : "",
+			    why[0] ? ": " : "", why);
+}
+
+static hid_t h5type(enum w2s_h5_type t)
+{
+	switch (t) {
+	case W2S_H5_F32: return H5T_NATIVE_FLOAT;
+	case W2S_H5_I32: return H5T_NATIVE_INT32;
+	case W2S_H5_I64: return H5T_NATIVE_INT64;
+	}
+	return H5T_NATIVE_FLOAT;
+}
+
+static size_t h5size(enum w2s_h5_type t)
+{
+	return t == W2S_H5_I64 ? 8 : 4;
+}
+
+static hid_t mpio_fapl(const struct w2s_comm *c)
+{
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	W2S_CHECK(fapl >= 0);
+	W2S_CHECK(H5Pset_fapl_mpio(fapl, c->comm, MPI_INFO_NULL) >= 0);
+	/* Metadata reads by one rank and a broadcast: many ranks opening the
+	 * same file do not storm the file system. */
+	W2S_CHECK(H5Pset_all_coll_metadata_ops(fapl, 1) >= 0);
+	W2S_CHECK(H5Pset_coll_metadata_write(fapl, 1) >= 0);
+	return fapl;
+}
+
+enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path)
+{
+	snprintf(f->path, sizeof f->path, "%s", path);
+	hid_t fapl = mpio_fapl(c);
+	errno = 0;
+	f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+	H5Pclose(fapl);
+	int bad = f->file < 0;
+	if (bad)
+		report(path, "cannot create", NULL);
+	if (w2s_comm_agree(c, bad)) {
+		w2s_h5_close(f);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const char *path)
+{
+	snprintf(f->path, sizeof f->path, "%s", path);
+	f->file = H5I_INVALID_HID;
+	/* Ask the file system first: HDF5's own message for a missing file is
+	 * "unable to open file", which hides the reason. */
+	FILE *probe = fopen(path, "rb");
+	int bad = probe == NULL;
+	if (bad)
+		w2s_log_error_local("cannot open '%s': %s", path, strerror(errno));
+	else
+		fclose(probe);
+	if (w2s_comm_agree(c, bad))
+		return W2S_STATUS_IO;
+	bad = H5Fis_hdf5(path) <= 0;
+	if (bad)
+		w2s_log_error_local("'%s' is not an HDF5 file (or it is truncated or damaged)",
+				    path);
+	if (w2s_comm_agree(c, bad))
+		return W2S_STATUS_IO;
+	hid_t fapl = mpio_fapl(c);
+	f->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+	H5Pclose(fapl);
+	bad = f->file < 0;
+	if (bad)
+		report(path, "cannot open", NULL);
+	if (w2s_comm_agree(c, bad)) {
+		w2s_h5_close(f);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
+}
+
+void w2s_h5_close(struct w2s_h5 *f)
+{
+	if (f->file > 0)
+		H5Fclose(f->file);
+	f->file = H5I_INVALID_HID;
+}
+
+/* Creates the groups above `path` that do not exist yet, without times. */
+static int make_parents(hid_t file, const char *path)
+{
+	char buf[1024];
+	snprintf(buf, sizeof buf, "%s", path);
+	hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+	W2S_CHECK(gcpl >= 0);
+	H5Pset_obj_track_times(gcpl, 0);
+	int rc = 0;
+	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		htri_t there = H5Lexists(file, buf, H5P_DEFAULT);
+		if (there < 0) {
+			rc = -1;
+			break;
+		}
+		if (!there) {
+			hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+			if (g < 0) {
+				rc = -1;
+				break;
+			}
+			H5Gclose(g);
+		}
+		*p = '/';
+	}
+	H5Pclose(gcpl);
+	return rc;
+}
+
+/* Selects rows [begin, begin + count) of a (rows, cols) space, or nothing. */
+static void select_rows(hid_t space, int rank, int64_t begin, int64_t count, int64_t cols)
+{
+	if (count == 0) {
+		H5Sselect_none(space);
+		return;
+	}
+	hsize_t start[2] = {(hsize_t)begin, 0}, n[2] = {(hsize_t)count, (hsize_t)cols};
+	W2S_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, n, NULL) >= 0);
+	(void)rank;
+}
+
+enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				  enum w2s_h5_type t, int64_t rows, int64_t cols, int64_t begin,
+				  int64_t count, const void *data)
+{
+	int rank = cols > 0 ? 2 : 1;
+	hsize_t dims[2] = {(hsize_t)rows, (hsize_t)(cols > 0 ? cols : 1)};
+	hsize_t mdims[2] = {(hsize_t)count, dims[1]};
+	hid_t fspace = -1, mspace = -1, dset = -1, dcpl = -1, dxpl = -1;
+	int bad = make_parents(f->file, path) < 0;
+	if (!bad) {
+		fspace = H5Screate_simple(rank, dims, NULL);
+		mspace = H5Screate_simple(rank, mdims, NULL);
+		dcpl = H5Pcreate(H5P_DATASET_CREATE);
+		H5Pset_obj_track_times(dcpl, 0);
+		dset = H5Dcreate2(f->file, path, h5type(t), fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+		bad = dset < 0;
+	}
+	if (!bad) {
+		select_rows(fspace, rank, begin, count, dims[1]);
+		if (count == 0)
+			H5Sselect_none(mspace);
+		dxpl = H5Pcreate(H5P_DATASET_XFER);
+		H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+		bad = H5Dwrite(dset, h5type(t), mspace, fspace, dxpl, data) < 0;
+	}
+	if (bad)
+		report(f->path, "cannot write", path);
+	if (dxpl >= 0)
+		H5Pclose(dxpl);
+	if (dset >= 0)
+		H5Dclose(dset);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (mspace >= 0)
+		H5Sclose(mspace);
+	if (fspace >= 0)
+		H5Sclose(fspace);
+	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_shape(struct w2s_h5 *f, const char *path, int64_t *rows, int64_t *cols)
+{
+	hid_t dset = H5Dopen2(f->file, path, H5P_DEFAULT);
+	if (dset < 0) {
+		w2s_log_error_local("'%s' has no dataset '%s'", f->path, path);
+		H5Eclear2(H5E_DEFAULT);
+		return W2S_STATUS_IO;
+	}
+	hid_t space = H5Dget_space(dset);
+	hsize_t dims[2] = {0, 0};
+	int nd = H5Sget_simple_extent_ndims(space);
+	enum w2s_status st = W2S_STATUS_OK;
+	if (nd < 1 || nd > 2) {
+		w2s_log_error_local("'%s': dataset '%s' has %d dimensions, expected 1 or 2",
+				    f->path, path, nd);
+		st = W2S_STATUS_IO;
+	} else {
+		H5Sget_simple_extent_dims(space, dims, NULL);
+		*rows = (int64_t)dims[0];
+		*cols = nd == 2 ? (int64_t)dims[1] : 0;
+	}
+	H5Sclose(space);
+	H5Dclose(dset);
+	return st;
+}
+
+enum w2s_status w2s_h5_read_rows(struct w2s_h5 *f, const char *path, enum w2s_h5_type t,
+				 int64_t cols, int64_t begin, int64_t count, void *data)
+{
+	int64_t have_rows = 0, have_cols = 0;
+	if (w2s_h5_shape(f, path, &have_rows, &have_cols) != W2S_STATUS_OK)
+		return W2S_STATUS_IO;
+	if (have_cols != cols || begin + count > have_rows) {
+		w2s_log_error_local("'%s': dataset '%s' is (%lld, %lld), expected %lld columns "
+				    "and at least %lld rows",
+				    f->path, path, (long long)have_rows, (long long)have_cols,
+				    (long long)cols, (long long)(begin + count));
+		return W2S_STATUS_IO;
+	}
+	hid_t dset = H5Dopen2(f->file, path, H5P_DEFAULT);
+	hid_t ftype = H5Dget_type(dset);
+	int ok_type = H5Tget_class(ftype) == H5Tget_class(h5type(t)) &&
+		      H5Tget_size(ftype) == h5size(t);
+	H5Tclose(ftype);
+	if (!ok_type) {
+		w2s_log_error_local("'%s': dataset '%s' has the wrong element type", f->path, path);
+		H5Dclose(dset);
+		return W2S_STATUS_IO;
+	}
+	int rank = cols > 0 ? 2 : 1;
+	hsize_t mdims[2] = {(hsize_t)count, (hsize_t)(cols > 0 ? cols : 1)};
+	hid_t fspace = H5Dget_space(dset);
+	hid_t mspace = H5Screate_simple(rank, mdims, NULL);
+	select_rows(fspace, rank, begin, count, (int64_t)mdims[1]);
+	if (count == 0)
+		H5Sselect_none(mspace);
+	int bad = H5Dread(dset, h5type(t), mspace, fspace, H5P_DEFAULT, data) < 0;
+	if (bad)
+		report(f->path, "cannot read", path);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	H5Dclose(dset);
+	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+static enum w2s_status write_attr(struct w2s_h5 *f, hid_t file, const char *obj,
+				  const char *name, hid_t type, const void *value)
+{
+	hid_t space = H5Screate(H5S_SCALAR);
+	hid_t o = H5Oopen(file, obj, H5P_DEFAULT);
+	int bad = o < 0;
+	if (!bad) {
+		if (H5Aexists(o, name) > 0)
+			H5Adelete(o, name);
+		hid_t a = H5Acreate2(o, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+		bad = a < 0 || H5Awrite(a, type, value) < 0;
+		if (a >= 0)
+			H5Aclose(a);
+		H5Oclose(o);
+	}
+	H5Sclose(space);
+	if (bad) {
+		char what[512];
+		snprintf(what, sizeof what, "attribute '%s' of '%s'", name, obj);
+		report(f->path, "cannot write", what);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
+}
+
+static hid_t vlen_utf8(void)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, H5T_VARIABLE);
+	H5Tset_cset(t, H5T_CSET_UTF8);
+	return t;
+}
+
+enum w2s_status w2s_h5_attr_string(struct w2s_h5 *f, const char *obj, const char *name,
+				   const char *value)
+{
+	hid_t t = vlen_utf8();
+	enum w2s_status st = write_attr(f, f->file, obj, name, t, &value);
+	H5Tclose(t);
+	return st;
+}
+
+enum w2s_status w2s_h5_attr_int64(struct w2s_h5 *f, const char *obj, const char *name,
+				  int64_t value)
+{
+	return write_attr(f, f->file, obj, name, H5T_NATIVE_INT64, &value);
+}
+
+enum w2s_status w2s_h5_attr_double(struct w2s_h5 *f, const char *obj, const char *name,
+				   double value)
+{
+	return write_attr(f, f->file, obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+enum w2s_status w2s_h5_attr_read_string(struct w2s_h5 *f, const char *obj, const char *name,
+					char **value)
+{
+	*value = NULL;
+	hid_t a = H5Aopen_by_name(f->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+	if (a < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		w2s_log_error_local("'%s' has no attribute '%s' on '%s'", f->path, name, obj);
+		return W2S_STATUS_IO;
+	}
+	hid_t ftype = H5Aget_type(a);
+	enum w2s_status st = W2S_STATUS_IO;
+	if (H5Tget_class(ftype) == H5T_STRING) {
+		if (H5Tis_variable_str(ftype) > 0) {
+			hid_t t = vlen_utf8();
+			char *s = NULL;
+			if (H5Aread(a, t, &s) >= 0 && s) {
+				*value = w2s_xstrdup(s);
+				H5free_memory(s);
+				st = W2S_STATUS_OK;
+			}
+			H5Tclose(t);
+		} else {
+			size_t n = H5Tget_size(ftype);
+			char *s = w2s_xcalloc(n + 1, 1);
+			if (H5Aread(a, ftype, s) >= 0) {
+				*value = s;
+				st = W2S_STATUS_OK;
+			} else {
+				free(s);
+			}
+		}
+	}
+	if (st != W2S_STATUS_OK)
+		w2s_log_error_local("'%s': attribute '%s' of '%s' is not a string", f->path, name,
+				    obj);
+	H5Tclose(ftype);
+	H5Aclose(a);
+	return st;
+}
+
+/* Writes the provenance attributes on the root of an open file id. */
+static enum w2s_status provenance_on(struct w2s_h5 *f, hid_t file,
+				     const struct w2s_provenance *p)
+{
+	const char *keys[] = {"kind", "config", "w2s_version", "git_rev", "libraries", "blis_arch"};
+	const char *vals[] = {p->kind, p->config_json, p->version, p->git_rev, p->libraries,
+			      p->blis_arch};
+	hid_t t = vlen_utf8();
+	enum w2s_status st = W2S_STATUS_OK;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && st == W2S_STATUS_OK; i++)
+		if (vals[i])
+			st = write_attr(f, file, "/", keys[i], t, &vals[i]);
+	H5Tclose(t);
+	if (st == W2S_STATUS_OK && p->world_size >= 0) {
+		int64_t ws = p->world_size;
+		st = write_attr(f, file, "/", "world_size", H5T_NATIVE_INT64, &ws);
+	}
+	return st;
+}
+
+enum w2s_status w2s_h5_write_provenance(struct w2s_h5 *f, const struct w2s_provenance *p)
+{
+	return provenance_on(f, f->file, p);
+}
+
+enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   const struct w2s_h5_column *cols, int ncols, size_t row_size,
+				   const void *rows, int64_t n)
+{
+	hid_t mtype = H5Tcreate(H5T_COMPOUND, row_size);
+	hid_t strtypes[64];
+	int nstr = 0;
+	W2S_CHECK(ncols <= 64);
+	for (int i = 0; i < ncols; i++) {
+		hid_t t;
+		switch (cols[i].type) {
+		case W2S_H5_COL_STR:
+			t = H5Tcopy(H5T_C_S1);
+			H5Tset_size(t, cols[i].size);
+			H5Tset_strpad(t, H5T_STR_NULLTERM);
+			strtypes[nstr++] = t;
+			break;
+		case W2S_H5_COL_I64: t = H5T_NATIVE_INT64; break;
+		default: t = H5T_NATIVE_DOUBLE; break;
+		}
+		W2S_CHECK(H5Tinsert(mtype, cols[i].name, cols[i].offset, t) >= 0);
+	}
+	/* The file type drops the struct's padding. */
+	hid_t ftype = H5Tcopy(mtype);
+	H5Tpack(ftype);
+
+	hsize_t dims[1] = {(hsize_t)n};
+	hid_t fspace = H5Screate_simple(1, dims, NULL);
+	hid_t mspace = H5Screate_simple(1, dims, NULL);
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_obj_track_times(dcpl, 0);
+	int bad = make_parents(f->file, path) < 0;
+	hid_t dset = -1;
+	if (!bad) {
+		dset = H5Dcreate2(f->file, path, ftype, fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+		bad = dset < 0;
+	}
+	if (!bad) {
+		if (c->rank != 0 || n == 0) {
+			H5Sselect_none(fspace);
+			H5Sselect_none(mspace);
+		}
+		hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+		H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+		bad = H5Dwrite(dset, mtype, mspace, fspace, dxpl, rows) < 0;
+		H5Pclose(dxpl);
+	}
+	if (bad)
+		report(f->path, "cannot write", path);
+	if (dset >= 0)
+		H5Dclose(dset);
+	H5Pclose(dcpl);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	H5Tclose(ftype);
+	H5Tclose(mtype);
+	for (int i = 0; i < nstr; i++)
+		H5Tclose(strtypes[i]);
+	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+/* ---- traces ---- */
+
+static const char *trace_fields[8] = {"step", "epoch", "loss", "acc",
+				      "lr", "grad_norm", "seconds", "samples_per_s"};
+
+enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
+				 const char *const *names, int n, const struct w2s_provenance *p)
+{
+	memset(t, 0, sizeof *t);
+	W2S_CHECK(n <= W2S_TRACE_MAX);
+	struct w2s_h5 tmp = {.file = -1};
+	snprintf(tmp.path, sizeof tmp.path, "%s", path);
+	/* SWMR needs the newest file format; h5py and HDFView read it. */
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+	errno = 0;
+	t->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+	H5Pclose(fapl);
+	if (t->file < 0) {
+		report(path, "cannot create", NULL);
+		return W2S_STATUS_IO;
+	}
+	tmp.file = t->file;
+	enum w2s_status st = provenance_on(&tmp, t->file, p);
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	hsize_t chunk[1] = {256}, zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED};
+	H5Pset_chunk(dcpl, 1, chunk);
+	H5Pset_obj_track_times(dcpl, 0);
+	hid_t space = H5Screate_simple(1, zero, unlimited);
+	t->n = n;
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		char g[256];
+		snprintf(t->name[i], sizeof t->name[i], "%s", names[i]);
+		snprintf(g, sizeof g, "/trace/%s/x", names[i]);
+		if (make_parents(t->file, g) < 0) {
+			report(path, "cannot write", g);
+			st = W2S_STATUS_IO;
+			break;
+		}
+		for (int k = 0; k < 8; k++) {
+			snprintf(g, sizeof g, "/trace/%s/%s", names[i], trace_fields[k]);
+			hid_t type = k == 0 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+			t->dset[i][k] = H5Dcreate2(t->file, g, type, space, H5P_DEFAULT, dcpl,
+						   H5P_DEFAULT);
+			if (t->dset[i][k] < 0) {
+				report(path, "cannot write", g);
+				st = W2S_STATUS_IO;
+				break;
+			}
+		}
+		if (st != W2S_STATUS_OK)
+			break;
+		H5DSset_scale(t->dset[i][0], "step");
+		for (int k = 1; k < 8; k++)
+			H5DSattach_scale(t->dset[i][k], t->dset[i][0], 0);
+	}
+	H5Sclose(space);
+	H5Pclose(dcpl);
+	if (st == W2S_STATUS_OK && H5Fstart_swmr_write(t->file) < 0) {
+		report(path, "cannot start live (SWMR) writing of", NULL);
+		st = W2S_STATUS_IO;
+	}
+	if (st != W2S_STATUS_OK)
+		w2s_trace_close(t);
+	return st;
+}
+
+enum w2s_status w2s_trace_append(struct w2s_trace *t, int index, const struct w2s_trace_row *r)
+{
+	W2S_CHECK(index >= 0 && index < t->n);
+	double v[8] = {0, r->epoch, r->loss, r->acc, r->lr, r->grad_norm, r->seconds,
+		       r->samples_per_s};
+	hsize_t len = (hsize_t)t->len[index] + 1, start[1] = {len - 1}, one[1] = {1};
+	hid_t mspace = H5Screate_simple(1, one, NULL);
+	int bad = 0;
+	for (int k = 0; k < 8 && !bad; k++) {
+		hid_t d = t->dset[index][k];
+		bad = H5Dset_extent(d, &len) < 0;
+		hid_t fspace = bad ? -1 : H5Dget_space(d);
+		if (!bad)
+			bad = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, one, NULL) < 0;
+		if (!bad)
+			bad = k == 0 ? H5Dwrite(d, H5T_NATIVE_INT64, mspace, fspace, H5P_DEFAULT,
+						&r->step) < 0
+				     : H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT,
+						&v[k]) < 0;
+		if (fspace >= 0)
+			H5Sclose(fspace);
+		if (!bad)
+			bad = H5Dflush(d) < 0;
+	}
+	H5Sclose(mspace);
+	if (bad) {
+		char what[128];
+		snprintf(what, sizeof what, "trace of %s", t->name[index]);
+		report("metrics.h5", "cannot write", what);
+		return W2S_STATUS_IO;
+	}
+	t->len[index] = (int64_t)len;
+	return W2S_STATUS_OK;
+}
+
+void w2s_trace_close(struct w2s_trace *t)
+{
+	for (int i = 0; i < t->n; i++)
+		for (int k = 0; k < 8; k++)
+			if (t->dset[i][k] > 0)
+				H5Dclose(t->dset[i][k]);
+	if (t->file > 0)
+		H5Fclose(t->file);
+	memset(t, 0, sizeof *t);
+}

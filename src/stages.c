@@ -1,0 +1,571 @@
+/*
+ * stages.c: gen, train, label and eval of one model instance, the PGR, and
+ * the pipeline of `w2s run` that composes them; see stages.h.
+ *
+ * Data layout in memory: a model being trained holds its whole training
+ * split (every rank the same rows); labeling and evaluation read only the
+ * rank's shard of the split and write it collectively.
+ */
+#include "w2s/stages.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "w2s/log.h"
+#include "w2s/loss.h"
+#include "w2s/mlp.h"
+#include "w2s/rng.h"
+#include "w2s/task.h"
+#include "w2s/train.h"
+
+double w2s_pgr(double p_weak, double p_w2s, double p_ceiling)
+{
+	double gap = p_ceiling - p_weak;
+	if (!(gap > 0))
+		return NAN;
+	return (p_w2s - p_weak) / gap;
+}
+
+/* ---- output folder ---- */
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void join(char *out, size_t size, const char *dir, const char *name)
+{
+	snprintf(out, size, "%s/%s", dir, name);
+}
+
+/* Copies a name into a fixed-size field, truncating. */
+static void set_field(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s_config *cfg,
+				      const char *out, const char *guard, bool force)
+{
+	enum w2s_status st = W2S_STATUS_OK;
+	if (c->rank == 0) {
+		char path[4096], tmp[4200];
+		if (mkdir_p(out) != 0) {
+			w2s_log_error("cannot create output folder '%s': %s", out, strerror(errno));
+			st = W2S_STATUS_IO;
+		}
+		join(path, sizeof path, out, guard);
+		if (st == W2S_STATUS_OK && !force && access(path, F_OK) == 0) {
+			w2s_log_error("'%s' already holds results (%s); pass --force to replace "
+				      "them, or choose another --out",
+				      out, guard);
+			st = W2S_STATUS_EXISTS;
+		}
+		join(path, sizeof path, out, "config.yaml");
+		snprintf(tmp, sizeof tmp, "%s.tmp", path);
+		FILE *f = st == W2S_STATUS_OK ? fopen(tmp, "w") : NULL;
+		if (st == W2S_STATUS_OK) {
+			int bad = f == NULL;
+			if (f) {
+				bad = fputs(cfg->yaml, f) < 0;
+				bad |= fclose(f) != 0;
+			}
+			if (bad || rename(tmp, path) != 0) {
+				w2s_log_error("cannot write '%s': %s", path, strerror(errno));
+				unlink(tmp);
+				st = W2S_STATUS_IO;
+			}
+		}
+	}
+	int all = w2s_comm_agree(c, (int)st);
+	return (enum w2s_status)all;
+}
+
+/* ---- gen ---- */
+
+enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config *cfg,
+			      const char *path, const struct w2s_provenance *prov)
+{
+	int64_t N = w2s_task_rows(cfg), b, e;
+	w2s_shard(N, c->rank, c->size, &b, &e);
+	struct w2s_task_shard shard;
+	enum w2s_status st = w2s_task_generate(cfg, b, e, &shard);
+	if (st != W2S_STATUS_OK)
+		w2s_log_error_local("not enough memory to generate rows %lld..%lld",
+				    (long long)b, (long long)e);
+	if (w2s_comm_agree(c, (int)st))
+		return W2S_STATUS_NOMEM;
+
+	struct w2s_h5 f = {.file = -1};
+	st = w2s_h5_create(&f, c, path);
+	if (st == W2S_STATUS_OK) {
+		struct w2s_provenance p = *prov;
+		p.kind = "data";
+		p.world_size = -1; /* the data do not depend on it */
+		st = w2s_h5_write_provenance(&f, &p);
+	}
+	for (int v = 0; v < shard.nviews && st == W2S_STATUS_OK; v++) {
+		char name[128];
+		snprintf(name, sizeof name, "/views/%s", shard.name[v]);
+		st = w2s_h5_write_rows(&f, c, name, W2S_H5_F32, N, shard.width[v], b, e - b,
+				       shard.x[v]);
+		if (st == W2S_STATUS_OK && cfg->data.task == W2S_TASK_LATENT) {
+			const struct w2s_view_spec *vs = &cfg->data.latent.views[v];
+			st = w2s_h5_attr_int64(&f, name, "z", vs->z);
+			if (st == W2S_STATUS_OK)
+				st = w2s_h5_attr_int64(&f, name, "u", vs->u);
+			if (st == W2S_STATUS_OK)
+				st = w2s_h5_attr_double(&f, name, "noise", vs->noise);
+		}
+	}
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_write_rows(&f, c, "/target", W2S_H5_I32, N, 0, b, e - b, shard.target);
+	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++) {
+		int64_t sb, se, lb, le;
+		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
+		w2s_shard(se - sb, c->rank, c->size, &lb, &le);
+		int64_t *idx = w2s_xmalloc((size_t)(le - lb) * sizeof *idx);
+		for (int64_t i = lb; i < le; i++)
+			idx[i - lb] = sb + i;
+		char name[64];
+		snprintf(name, sizeof name, "/splits/%s", w2s_split_name((enum w2s_split)s));
+		st = w2s_h5_write_rows(&f, c, name, W2S_H5_I64, se - sb, 0, lb, le - lb, idx);
+		free(idx);
+	}
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_string(&f, "/", "task",
+					cfg->data.task == W2S_TASK_LATENT ? "latent" : "teacher");
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_int64(&f, "/", "seed", (int64_t)cfg->seed);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_int64(&f, "/", "classes", w2s_config_classes(cfg));
+	w2s_h5_close(&f);
+	w2s_task_shard_free(&shard);
+	return st;
+}
+
+/* ---- one experiment ---- */
+
+struct instance {
+	char name[W2S_NAME_MAX + 16]; /* "<role>.<model>" */
+	const char *role;
+	int model;                    /* index into cfg->models */
+};
+
+/* A row of /results: one model instance on one split. */
+struct result_row {
+	char model[W2S_NAME_MAX + 16];
+	char role[16];
+	char base[W2S_NAME_MAX];
+	char view[W2S_NAME_MAX];
+	char split[16];
+	int64_t n;
+	double accuracy;
+	double loss;
+	double train_seconds;
+};
+
+static const struct w2s_h5_column result_columns[] = {
+	{"model", W2S_H5_COL_STR, offsetof(struct result_row, model), W2S_NAME_MAX + 16},
+	{"role", W2S_H5_COL_STR, offsetof(struct result_row, role), 16},
+	{"base", W2S_H5_COL_STR, offsetof(struct result_row, base), W2S_NAME_MAX},
+	{"view", W2S_H5_COL_STR, offsetof(struct result_row, view), W2S_NAME_MAX},
+	{"split", W2S_H5_COL_STR, offsetof(struct result_row, split), 16},
+	{"n", W2S_H5_COL_I64, offsetof(struct result_row, n), 0},
+	{"accuracy", W2S_H5_COL_F64, offsetof(struct result_row, accuracy), 0},
+	{"loss", W2S_H5_COL_F64, offsetof(struct result_row, loss), 0},
+	{"train_seconds", W2S_H5_COL_F64, offsetof(struct result_row, train_seconds), 0},
+};
+
+/* A row of /pgr: one strong model's weak-to-strong outcome on test. */
+struct pgr_row {
+	char strong[W2S_NAME_MAX];
+	char weak[W2S_NAME_MAX];
+	double p_weak, p_w2s, p_ceiling, pgr;
+};
+
+static const struct w2s_h5_column pgr_columns[] = {
+	{"strong", W2S_H5_COL_STR, offsetof(struct pgr_row, strong), W2S_NAME_MAX},
+	{"weak", W2S_H5_COL_STR, offsetof(struct pgr_row, weak), W2S_NAME_MAX},
+	{"p_weak", W2S_H5_COL_F64, offsetof(struct pgr_row, p_weak), 0},
+	{"p_w2s", W2S_H5_COL_F64, offsetof(struct pgr_row, p_w2s), 0},
+	{"p_ceiling", W2S_H5_COL_F64, offsetof(struct pgr_row, p_ceiling), 0},
+	{"pgr", W2S_H5_COL_F64, offsetof(struct pgr_row, pgr), 0},
+};
+
+struct experiment {
+	const struct w2s_comm *c;
+	const struct w2s_config *cfg;
+	struct w2s_h5 data, run;
+	struct w2s_trace trace; /* rank 0 only */
+	int ninst;
+	struct instance inst[1 + 2 * W2S_MAX_MODELS];
+	int nresults;
+	struct result_row results[4 + 2 * W2S_MAX_MODELS];
+};
+
+static int add_instance(struct experiment *x, const char *role, const char *model)
+{
+	struct instance *in = &x->inst[x->ninst];
+	snprintf(in->name, sizeof in->name, "%s.%s", role, model);
+	in->role = role;
+	in->model = w2s_config_model_index(x->cfg, model);
+	W2S_CHECK(in->model >= 0);
+	return x->ninst++;
+}
+
+static void model_shape(const struct w2s_config *cfg, int model, struct w2s_mlp_shape *shape)
+{
+	const struct w2s_model_spec *ms = &cfg->models[model];
+	memset(shape, 0, sizeof *shape);
+	shape->nlayers = ms->nhidden + 1;
+	shape->width[0] = (size_t)w2s_config_view_width(cfg, ms->view);
+	for (int l = 0; l < ms->nhidden; l++)
+		shape->width[l + 1] = (size_t)ms->hidden[l];
+	shape->width[shape->nlayers] = (size_t)w2s_config_classes(cfg);
+	shape->act = ms->act;
+}
+
+/* Reads rows [begin, end) of a view and of the target.  Not collective;
+ * the caller agrees on the status. */
+static enum w2s_status load_rows(struct experiment *x, const char *view, int64_t begin,
+				 int64_t end, float **xs, int32_t **ys)
+{
+	int64_t D = w2s_config_view_width(x->cfg, view), n = end - begin;
+	size_t cells;
+	*xs = NULL;
+	*ys = NULL;
+	if (w2s_mul_size((size_t)n, (size_t)D * sizeof(float), &cells) != 0 ||
+	    !(*xs = malloc(cells ? cells : 1)) || !(*ys = malloc((size_t)(n ? n : 1) * 4))) {
+		w2s_log_error_local("not enough memory for %lld rows of view '%s'", (long long)n,
+				    view);
+		return W2S_STATUS_NOMEM;
+	}
+	char path[128];
+	snprintf(path, sizeof path, "/views/%s", view);
+	enum w2s_status st = w2s_h5_read_rows(&x->data, path, W2S_H5_F32, D, begin, n, *xs);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_read_rows(&x->data, "/target", W2S_H5_I32, 0, begin, n, *ys);
+	return st;
+}
+
+static enum w2s_status agree(const struct w2s_comm *c, enum w2s_status st)
+{
+	return (enum w2s_status)w2s_comm_agree(c, (int)st);
+}
+
+/* Collective: stores the final parameters of an instance (rank 0's copy;
+ * they are identical on every rank). */
+static enum w2s_status save_params(struct experiment *x, const struct instance *in,
+				   const struct w2s_mlp *m)
+{
+	char path[160], shape[512] = "";
+	snprintf(path, sizeof path, "/models/%s/params", in->name);
+	int64_t count = x->c->rank == 0 ? (int64_t)m->nparams : 0;
+	enum w2s_status st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_F32,
+					       (int64_t)m->nparams, 0, 0, count, m->params);
+	for (int l = 0; l <= m->shape.nlayers; l++) {
+		size_t len = strlen(shape);
+		snprintf(shape + len, sizeof shape - len, "%s%zu", l ? " " : "", m->shape.width[l]);
+	}
+	snprintf(path, sizeof path, "/models/%s", in->name);
+	const struct w2s_model_spec *ms = &x->cfg->models[in->model];
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_string(&x->run, path, "widths", shape);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_string(&x->run, path, "activation",
+					ms->nhidden ? w2s_act_name(ms->act) : "none");
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_string(&x->run, path, "view", ms->view);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_string(&x->run, path, "layout",
+					"per layer: W (out, in) row-major, then b (out)");
+	return st;
+}
+
+/* Collective: trains instance `in` on rows of `split` of its view, with
+ * soft targets when `soft` (N, C) is given (y then holds the teacher's
+ * hard labels for the accuracy shown), else on ground truth. */
+static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_split split,
+				      const float *soft, const int32_t *teacher_pred,
+				      struct w2s_mlp *m, double *seconds)
+{
+	const struct instance *in = &x->inst[i];
+	const struct w2s_model_spec *ms = &x->cfg->models[in->model];
+	struct w2s_mlp_shape shape;
+	model_shape(x->cfg, in->model, &shape);
+	if (w2s_mlp_init(m, &shape) != 0) {
+		w2s_log_error("model '%s' is too large for memory", ms->name);
+		return W2S_STATUS_NOMEM;
+	}
+	/* Student and ceiling of one model start from the same weights, so
+	 * their difference comes from the targets alone. */
+	w2s_mlp_init_params(m, x->cfg->seed, W2S_STREAM_INIT + (uint32_t)in->model);
+
+	int64_t b, e;
+	w2s_task_split_range(x->cfg, split, &b, &e);
+	float *xs = NULL;
+	int32_t *ys = NULL;
+	enum w2s_status st = agree(x->c, load_rows(x, ms->view, b, e, &xs, &ys));
+	if (st == W2S_STATUS_OK) {
+		struct w2s_train_data d = {
+			.n = e - b,
+			.dim = (int64_t)shape.width[0],
+			.classes = w2s_config_classes(x->cfg),
+			.x = xs,
+			.y = teacher_pred ? teacher_pred : ys,
+			.soft = soft,
+		};
+		struct w2s_train_log log = {
+			.label = in->name,
+			.every = x->cfg->log.every,
+			.trace = x->c->rank == 0 ? &x->trace : NULL,
+			.trace_index = i,
+		};
+		struct w2s_train_result res;
+		w2s_log_info("%s: training %s on %s (%lld rows, view %s, %zu parameters, %s)",
+			     in->name, ms->name, w2s_split_name(split), (long long)d.n, ms->view,
+			     m->nparams, soft ? "weak soft labels" : "ground truth");
+		st = w2s_train_model(x->c, m, &ms->train, &d, x->cfg->seed,
+				     W2S_STREAM_SHUFFLE + (uint32_t)i, &log, &res);
+		*seconds = res.seconds;
+	}
+	free(ys);
+	free(xs);
+	if (st == W2S_STATUS_OK)
+		st = save_params(x, &x->inst[i], m);
+	return st;
+}
+
+/* Collective: predicts `split` with instance i, each rank its shard; writes
+ * /labels/<instance>/<split>/{logit, prob, pred}, adds a result row, and
+ * when all_prob / all_pred are given gathers the whole split's
+ * probabilities (N, C) and predictions (N) there on every rank. */
+static enum w2s_status label_split(struct experiment *x, int i, const struct w2s_mlp *m,
+				   enum w2s_split split, double train_seconds, float *all_prob,
+				   int32_t *all_pred)
+{
+	const struct instance *in = &x->inst[i];
+	const struct w2s_model_spec *ms = &x->cfg->models[in->model];
+	const int64_t C = w2s_config_classes(x->cfg);
+	int64_t sb, se, lb, le;
+	w2s_task_split_range(x->cfg, split, &sb, &se);
+	w2s_shard(se - sb, x->c->rank, x->c->size, &lb, &le);
+	const int64_t n = le - lb, N = se - sb;
+	float *xs = NULL;
+	int32_t *ys = NULL;
+	enum w2s_status st = agree(x->c, load_rows(x, ms->view, sb + lb, sb + le, &xs, &ys));
+	float *logit = w2s_xmalloc((size_t)(n * C) * sizeof *logit); /* (n, C) */
+	float *prob = w2s_xmalloc((size_t)(n * C) * sizeof *prob);   /* (n, C) */
+	int32_t *pred = w2s_xmalloc((size_t)n * sizeof *pred);
+	if (st == W2S_STATUS_OK) {
+		w2s_train_predict(m, xs, n, 1024, logit, prob, pred);
+		double sums[2] = {
+			(double)w2s_count_correct(logit, ys, (size_t)n, (size_t)C),
+			w2s_loss_xent_hard(logit, ys, (size_t)n, (size_t)C, 0.0f, NULL),
+		};
+		w2s_comm_sum_doubles(x->c, sums, 2);
+		struct result_row *r = &x->results[x->nresults++];
+		memset(r, 0, sizeof *r);
+		set_field(r->model, sizeof r->model, in->name);
+		set_field(r->role, sizeof r->role, in->role);
+		set_field(r->base, sizeof r->base, ms->name);
+		set_field(r->view, sizeof r->view, ms->view);
+		set_field(r->split, sizeof r->split, w2s_split_name(split));
+		r->n = N;
+		r->accuracy = sums[0] / (double)N;
+		r->loss = sums[1] / (double)N;
+		r->train_seconds = train_seconds;
+
+		char path[256];
+		const char *base = "/labels/%s/%s/%s";
+		snprintf(path, sizeof path, base, in->name, w2s_split_name(split), "logit");
+		st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_F32, N, C, lb, n, logit);
+		snprintf(path, sizeof path, base, in->name, w2s_split_name(split), "prob");
+		if (st == W2S_STATUS_OK)
+			st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_F32, N, C, lb, n, prob);
+		snprintf(path, sizeof path, base, in->name, w2s_split_name(split), "pred");
+		if (st == W2S_STATUS_OK)
+			st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_I32, N, 0, lb, n, pred);
+	}
+	if (st == W2S_STATUS_OK && all_prob)
+		w2s_comm_allgather_shards(x->c, prob, N, (size_t)C * sizeof *prob, all_prob);
+	if (st == W2S_STATUS_OK && all_pred)
+		w2s_comm_allgather_shards(x->c, pred, N, sizeof *pred, all_pred);
+	free(pred);
+	free(prob);
+	free(logit);
+	free(ys);
+	free(xs);
+	return st;
+}
+
+static const struct result_row *find_result(const struct experiment *x, const char *model,
+					    const char *split)
+{
+	for (int i = 0; i < x->nresults; i++)
+		if (!strcmp(x->results[i].model, model) && !strcmp(x->results[i].split, split))
+			return &x->results[i];
+	return NULL;
+}
+
+static void print_results(const struct experiment *x, const struct pgr_row *pgr, int npgr)
+{
+	w2s_log_info("%s", "");
+	w2s_log_info("%-24s %-8s %-10s %-10s %8s %8s %9s", "model", "role", "view", "split",
+		     "accuracy", "loss", "train_s");
+	for (int i = 0; i < x->nresults; i++) {
+		const struct result_row *r = &x->results[i];
+		w2s_log_info("%-24s %-8s %-10s %-10s %8.4f %8.4f %9.2f", r->model, r->role, r->view,
+			     r->split, r->accuracy, r->loss, r->train_seconds);
+	}
+	w2s_log_info("%s", "");
+	w2s_log_info("%-16s %8s %15s %10s %8s", "strong (test)", "P_weak", "P_weak->strong",
+		     "P_ceiling", "PGR");
+	for (int i = 0; i < npgr; i++)
+		w2s_log_info("%-16s %8.4f %15.4f %10.4f %8.3f", pgr[i].strong, pgr[i].p_weak,
+			     pgr[i].p_w2s, pgr[i].p_ceiling, pgr[i].pgr);
+}
+
+static enum w2s_status run_models(struct experiment *x)
+{
+	const struct w2s_config *cfg = x->cfg;
+	const int64_t C = w2s_config_classes(cfg);
+	int64_t tb, te;
+	w2s_task_split_range(cfg, W2S_SPLIT_TRANSFER, &tb, &te);
+	float *soft = w2s_xmalloc((size_t)((te - tb) * C) * sizeof *soft); /* (N_transfer, C) */
+	int32_t *weak_pred = w2s_xmalloc((size_t)(te - tb) * sizeof *weak_pred);
+	struct pgr_row pgr[W2S_MAX_MODELS];
+	struct w2s_mlp weak = {0};
+	double secs = 0;
+
+	enum w2s_status st = train_instance(x, 0, W2S_SPLIT_WEAK_TRAIN, NULL, NULL, &weak, &secs);
+	if (st == W2S_STATUS_OK)
+		st = label_split(x, 0, &weak, W2S_SPLIT_TRANSFER, secs, soft, weak_pred);
+	if (st == W2S_STATUS_OK)
+		st = label_split(x, 0, &weak, W2S_SPLIT_TEST, secs, NULL, NULL);
+	w2s_mlp_free(&weak);
+
+	for (int s = 0; s < cfg->w2s.nstrong && st == W2S_STATUS_OK; s++) {
+		int student = 1 + 2 * s, ceiling = 2 + 2 * s;
+		struct w2s_mlp m = {0};
+		st = train_instance(x, student, W2S_SPLIT_TRANSFER, soft, weak_pred, &m, &secs);
+		if (st == W2S_STATUS_OK)
+			st = label_split(x, student, &m, W2S_SPLIT_TEST, secs, NULL, NULL);
+		w2s_mlp_free(&m);
+		if (st == W2S_STATUS_OK)
+			st = train_instance(x, ceiling, W2S_SPLIT_TRANSFER, NULL, NULL, &m, &secs);
+		if (st == W2S_STATUS_OK)
+			st = label_split(x, ceiling, &m, W2S_SPLIT_TEST, secs, NULL, NULL);
+		w2s_mlp_free(&m);
+		if (st != W2S_STATUS_OK)
+			break;
+		struct pgr_row *p = &pgr[s];
+		memset(p, 0, sizeof *p);
+		set_field(p->strong, sizeof p->strong, cfg->w2s.strong[s]);
+		set_field(p->weak, sizeof p->weak, cfg->w2s.weak);
+		p->p_weak = find_result(x, x->inst[0].name, "test")->accuracy;
+		p->p_w2s = find_result(x, x->inst[student].name, "test")->accuracy;
+		p->p_ceiling = find_result(x, x->inst[ceiling].name, "test")->accuracy;
+		p->pgr = w2s_pgr(p->p_weak, p->p_w2s, p->p_ceiling);
+	}
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_write_table(&x->run, x->c, "/results", result_columns,
+					(int)(sizeof result_columns / sizeof result_columns[0]),
+					sizeof(struct result_row), x->results, x->nresults);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_write_table(&x->run, x->c, "/pgr", pgr_columns,
+					(int)(sizeof pgr_columns / sizeof pgr_columns[0]),
+					sizeof(struct pgr_row), pgr, cfg->w2s.nstrong);
+	if (st == W2S_STATUS_OK)
+		print_results(x, pgr, cfg->w2s.nstrong);
+	free(weak_pred);
+	free(soft);
+	return st;
+}
+
+enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_config *cfg,
+				 const struct w2s_run_opts *opts)
+{
+	struct experiment *x = w2s_xcalloc(1, sizeof *x);
+	x->c = c;
+	x->cfg = cfg;
+	x->data.file = x->run.file = -1;
+	char path[4096];
+	double t0 = w2s_comm_time();
+
+	enum w2s_status st = w2s_stage_prepare_out(c, cfg, opts->out, "run.h5", opts->force);
+	if (st != W2S_STATUS_OK)
+		goto cleanup;
+	join(path, sizeof path, opts->out, "data.h5");
+	w2s_log_info("gen: %lld rows of the %s task into %s", (long long)w2s_task_rows(cfg),
+		     cfg->data.task == W2S_TASK_LATENT ? "latent" : "teacher", path);
+	st = w2s_stage_gen(c, cfg, path, opts->prov);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_open(&x->data, c, path);
+	if (st != W2S_STATUS_OK)
+		goto cleanup;
+
+	add_instance(x, "weak", cfg->w2s.weak);
+	for (int s = 0; s < cfg->w2s.nstrong; s++) {
+		add_instance(x, "student", cfg->w2s.strong[s]);
+		add_instance(x, "ceiling", cfg->w2s.strong[s]);
+	}
+	struct w2s_provenance p = *opts->prov;
+	p.kind = "metrics";
+	p.world_size = c->size;
+	int bad = 0;
+	if (c->rank == 0) {
+		const char *names[1 + 2 * W2S_MAX_MODELS];
+		for (int i = 0; i < x->ninst; i++)
+			names[i] = x->inst[i].name;
+		join(path, sizeof path, opts->out, "metrics.h5");
+		bad = w2s_trace_create(&x->trace, path, names, x->ninst, &p) != W2S_STATUS_OK;
+	}
+	if (w2s_comm_agree(c, bad)) {
+		st = W2S_STATUS_IO;
+		goto cleanup;
+	}
+	join(path, sizeof path, opts->out, "run.h5");
+	st = w2s_h5_create(&x->run, c, path);
+	p.kind = "run";
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_write_provenance(&x->run, &p);
+	if (st == W2S_STATUS_OK)
+		st = run_models(x);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_double(&x->run, "/", "wall_seconds", w2s_comm_time() - t0);
+	if (st == W2S_STATUS_OK)
+		w2s_log_info("\nwrote %s/{config.yaml, data.h5, run.h5, metrics.h5} in %.1f s on %d "
+			     "rank%s",
+			     opts->out, w2s_comm_time() - t0, c->size, c->size > 1 ? "s" : "");
+cleanup:
+	w2s_h5_close(&x->run);
+	w2s_h5_close(&x->data);
+	if (c->rank == 0)
+		w2s_trace_close(&x->trace);
+	free(x);
+	return st;
+}

@@ -1,0 +1,182 @@
+/*
+ * train.c: the data-parallel training loop; see train.h.
+ *
+ * All buffers are taken before the first step: the step itself gathers the
+ * batch rows, runs forward and backward, sums over ranks, clips and updates,
+ * and never allocates.
+ */
+#include "w2s/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "w2s/log.h"
+#include "w2s/loss.h"
+#include "w2s/optim.h"
+#include "w2s/rng.h"
+
+static void format_eta(double seconds, char *out, size_t size)
+{
+	long s = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
+	snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+}
+
+static void optim_opts_from_spec(const struct w2s_train_spec *spec, int64_t total_steps,
+				 struct w2s_optim_opts *o)
+{
+	w2s_optim_opts_default(o);
+	o->kind = spec->optimizer;
+	o->lr = (float)spec->lr;
+	o->lr_min = (float)spec->lr_min;
+	o->weight_decay = (float)spec->weight_decay;
+	o->beta1 = (float)spec->beta1;
+	o->beta2 = (float)spec->beta2;
+	o->eps = (float)spec->eps;
+	o->momentum = (float)spec->momentum;
+	o->schedule = spec->schedule;
+	o->total_steps = total_steps;
+	o->warmup_steps = (int64_t)(spec->warmup * (double)total_steps);
+}
+
+enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
+				const struct w2s_train_spec *spec,
+				const struct w2s_train_data *d, uint64_t seed, uint32_t stream,
+				const struct w2s_train_log *log, struct w2s_train_result *res)
+{
+	const int64_t N = d->n, D = d->dim, C = d->classes;
+	const int64_t B = spec->batch < N ? spec->batch : N;
+	const int64_t steps_per_epoch = (N + B - 1) / B;
+	const int64_t total = steps_per_epoch * spec->epochs;
+	const int64_t local_max = (B + c->size - 1) / c->size;
+	enum w2s_status st = W2S_STATUS_OK;
+	memset(res, 0, sizeof *res);
+
+	struct w2s_optim_opts oo;
+	optim_opts_from_spec(spec, total, &oo);
+	struct w2s_optim opt = {0};
+	struct w2s_mlp_work work = {0};
+	W2S_CHECK(w2s_optim_init(&opt, &oo, m->nparams) == 0);
+	W2S_CHECK(w2s_mlp_work_init(&work, &m->shape, (size_t)local_max) == 0);
+	int64_t *perm = w2s_xmalloc((size_t)N * sizeof *perm);
+	float *xb = w2s_xmalloc((size_t)(local_max * D) * sizeof *xb);  /* (local_max, D) */
+	float *tb = w2s_xmalloc((size_t)(local_max * C) * sizeof *tb);  /* (local_max, C) */
+	int32_t *yb = w2s_xmalloc((size_t)local_max * sizeof *yb);
+	float *dlogits = w2s_xmalloc((size_t)(local_max * C) * sizeof *dlogits);
+	const size_t ngrad = m->nparams + 2; /* gradients, then loss sum and correct count */
+
+	const double t0 = w2s_comm_time();
+	double t_last = t0, loss_sum = 0, correct = 0, seen = 0, grad_norm = 0;
+	float lr = 0;
+	int64_t step = 0;
+	for (int64_t epoch = 0; epoch < spec->epochs && st == W2S_STATUS_OK; epoch++) {
+		w2s_rng_permutation(seed, stream, (uint64_t)epoch, perm, (size_t)N);
+		for (int64_t b = 0; b < steps_per_epoch; b++) {
+			int64_t gb = b * B, ge = gb + B < N ? gb + B : N, lb, le;
+			w2s_shard(ge - gb, c->rank, c->size, &lb, &le);
+			int64_t n = le - lb;
+			for (int64_t r = 0; r < n; r++) {
+				int64_t row = perm[gb + lb + r];
+				memcpy(xb + r * D, d->x + row * D, (size_t)D * sizeof *xb);
+				yb[r] = d->y[row];
+				if (d->soft)
+					memcpy(tb + r * C, d->soft + row * C, (size_t)C * sizeof *tb);
+			}
+			memset(m->grads, 0, ngrad * sizeof *m->grads);
+			float scale = 1.0f / (float)(ge - gb);
+			double lsum = 0;
+			if (n > 0) {
+				const float *logits = w2s_mlp_forward(m, &work, xb, (size_t)n);
+				lsum = d->soft ? w2s_loss_xent_soft(logits, tb, (size_t)n, (size_t)C,
+								    scale, dlogits)
+					       : w2s_loss_xent_hard(logits, yb, (size_t)n, (size_t)C,
+								    scale, dlogits);
+				m->grads[m->nparams + 1] =
+					(float)w2s_count_correct(logits, yb, (size_t)n, (size_t)C);
+				w2s_mlp_backward(m, &work, xb, (size_t)n, dlogits);
+			}
+			m->grads[m->nparams] = (float)lsum;
+			w2s_comm_sum_floats(c, m->grads, ngrad);
+
+			/* After the sum every rank holds the same numbers, so this
+			 * check branches alike everywhere. */
+			float step_loss = m->grads[m->nparams];
+			grad_norm = w2s_grad_clip(m->grads, m->nparams, spec->clip);
+			if (!isfinite(step_loss) || !isfinite(grad_norm)) {
+				w2s_log_error("%s: the loss became %s at step %lld (epoch %lld); "
+					      "try a smaller train.lr or a train.clip",
+					      log->label, isfinite(step_loss) ? "finite but the gradient did not" : "not finite",
+					      (long long)step + 1, (long long)epoch + 1);
+				st = W2S_STATUS_NUMERIC;
+				break;
+			}
+			lr = w2s_optim_step(&opt, m->params, m->grads);
+			step++;
+			loss_sum += step_loss;
+			correct += m->grads[m->nparams + 1];
+			seen += (double)(ge - gb);
+
+			if (step % log->every == 0 || step == total) {
+				double now = w2s_comm_time();
+				struct w2s_trace_row row = {
+					.step = step,
+					.epoch = (double)step / (double)steps_per_epoch,
+					.loss = loss_sum / seen,
+					.acc = correct / seen,
+					.lr = lr,
+					.grad_norm = grad_norm,
+					.seconds = now - t0,
+					.samples_per_s = seen / (now - t_last > 0 ? now - t_last : 1e-9),
+				};
+				char eta[32];
+				format_eta((now - t0) / (double)step * (double)(total - step), eta,
+					   sizeof eta);
+				w2s_log_info("%-16s step %6lld/%lld  epoch %5.2f  loss %.4f  acc %.4f  "
+					     "lr %.2e  %9.0f samples/s  ETA %s",
+					     log->label, (long long)step, (long long)total, row.epoch,
+					     row.loss, row.acc, row.lr, row.samples_per_s, eta);
+				int bad = 0;
+				if (log->trace)
+					bad = w2s_trace_append(log->trace, log->trace_index, &row) != 0;
+				if (w2s_comm_agree(c, bad)) {
+					st = W2S_STATUS_IO;
+					break;
+				}
+				res->last_loss = row.loss;
+				t_last = now;
+				loss_sum = correct = seen = 0;
+			}
+		}
+	}
+	res->steps = step;
+	res->seconds = w2s_comm_time() - t0;
+	res->samples_per_s = res->seconds > 0 ? (double)step * (double)B / res->seconds : 0;
+
+	free(dlogits);
+	free(yb);
+	free(tb);
+	free(xb);
+	free(perm);
+	w2s_mlp_work_free(&work);
+	w2s_optim_free(&opt);
+	return st;
+}
+
+void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64_t batch,
+		       float *logits, float *probs, int32_t *pred)
+{
+	const int64_t D = (int64_t)m->shape.width[0];
+	const int64_t C = (int64_t)m->shape.width[m->shape.nlayers];
+	struct w2s_mlp_work work = {0};
+	W2S_CHECK(w2s_mlp_work_init(&work, &m->shape, (size_t)batch) == 0);
+	for (int64_t b = 0; b < n; b += batch) {
+		int64_t k = n - b < batch ? n - b : batch;
+		const float *out = w2s_mlp_forward(m, &work, x + b * D, (size_t)k);
+		memcpy(logits + b * C, out, (size_t)(k * C) * sizeof *logits);
+	}
+	if (probs)
+		w2s_softmax(logits, probs, (size_t)n, (size_t)C);
+	if (pred)
+		w2s_argmax_rows(logits, pred, (size_t)n, (size_t)C);
+	w2s_mlp_work_free(&work);
+}
