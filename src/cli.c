@@ -258,5 +258,7 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 	if (generic)
 		w2s_log_warn("BLIS runs its slow 'generic' kernels on this CPU; set "
 			     "BLIS_ARCH_TYPE to a sub-configuration id that fits it");
-	return run_command(c, &a);
+	int code = run_command(c, &a);
+	w2s_log_flush_local(1); /* a local failure no collective agreed on */
+	return code;
 }

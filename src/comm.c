@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "w2s/common.h"
+#include "w2s/log.h"
 
 _Noreturn void w2s_die(const char *file, int line, const char *what)
 {
@@ -70,9 +71,12 @@ void w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n)
 
 int w2s_comm_agree(const struct w2s_comm *c, int status)
 {
-	int all = status;
-	W2S_CHECK(MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MAX, c->comm) == MPI_SUCCESS);
-	return all;
+	/* One allreduce gives both the worst status and the lowest failing
+	 * rank (as the largest negated rank), which alone prints its message. */
+	int v[2] = {status, status ? -c->rank : INT_MIN}, all[2];
+	W2S_CHECK(MPI_Allreduce(v, all, 2, MPI_INT, MPI_MAX, c->comm) == MPI_SUCCESS);
+	w2s_log_flush_local(all[0] != 0 && all[1] == -c->rank);
+	return all[0];
 }
 
 /* FNV-1a over the bytes; then min and max over ranks must agree. */

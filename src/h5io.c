@@ -42,7 +42,7 @@ static void report(const char *file, const char *what, const char *obj)
 	char why[256] = "";
 	H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, last_error, why);
 	H5Eclear2(H5E_DEFAULT);
-	if (errno != 0 && why[0] == '\0')
+	if (why[0] == '\0' && errno != 0)
 		snprintf(why, sizeof why, "%s", strerror(errno));
 	w2s_log_error_local("%s '%s'%s%s%s%s", what, file, obj ? ", " : "", obj ? obj : "",
 			    why[0] ? ": " : "", why);
@@ -81,10 +81,10 @@ enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const 
 	hid_t fapl = mpio_fapl(c);
 	errno = 0;
 	f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-	H5Pclose(fapl);
 	int bad = f->file < 0;
-	if (bad)
+	if (bad) /* before any other call: a successful call clears HDF5's error stack */
 		report(path, "cannot create", NULL);
+	H5Pclose(fapl);
 	if (w2s_comm_agree(c, bad)) {
 		w2s_h5_close(f);
 		return W2S_STATUS_IO;
@@ -113,11 +113,12 @@ enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const ch
 	if (w2s_comm_agree(c, bad))
 		return W2S_STATUS_IO;
 	hid_t fapl = mpio_fapl(c);
+	errno = 0;
 	f->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-	H5Pclose(fapl);
 	bad = f->file < 0;
 	if (bad)
 		report(path, "cannot open", NULL);
+	H5Pclose(fapl);
 	if (w2s_comm_agree(c, bad)) {
 		w2s_h5_close(f);
 		return W2S_STATUS_IO;
@@ -125,11 +126,19 @@ enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const ch
 	return W2S_STATUS_OK;
 }
 
-void w2s_h5_close(struct w2s_h5 *f)
+enum w2s_status w2s_h5_close(struct w2s_h5 *f)
 {
-	if (f->file > 0)
-		H5Fclose(f->file);
+	/* Closing flushes what HDF5 still holds: on a full disk this is where
+	 * a write fails, so it is checked like one. */
+	int bad = 0;
+	if (f->file > 0) {
+		errno = 0;
+		bad = H5Fclose(f->file) < 0;
+		if (bad)
+			report(f->path, "cannot finish writing", NULL);
+	}
 	f->file = H5I_INVALID_HID;
+	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
 }
 
 /* Creates the groups above `path` that do not exist yet, without times. */
@@ -182,6 +191,7 @@ enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, co
 	hsize_t dims[2] = {(hsize_t)rows, (hsize_t)(cols > 0 ? cols : 1)};
 	hsize_t mdims[2] = {(hsize_t)count, dims[1]};
 	hid_t fspace = -1, mspace = -1, dset = -1, dcpl = -1, dxpl = -1;
+	errno = 0;
 	int bad = make_parents(f->file, path) < 0;
 	if (!bad) {
 		fspace = H5Screate_simple(rank, dims, NULL);
@@ -444,10 +454,12 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 		hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
 		H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
 		bad = H5Dwrite(dset, mtype, mspace, fspace, dxpl, rows) < 0;
+		if (bad)
+			report(f->path, "cannot write", path);
 		H5Pclose(dxpl);
-	}
-	if (bad)
+	} else {
 		report(f->path, "cannot write", path);
+	}
 	if (dset >= 0)
 		H5Dclose(dset);
 	H5Pclose(dcpl);
@@ -477,11 +489,12 @@ enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
 	H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
 	errno = 0;
 	t->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-	H5Pclose(fapl);
 	if (t->file < 0) {
 		report(path, "cannot create", NULL);
+		H5Pclose(fapl);
 		return W2S_STATUS_IO;
 	}
+	H5Pclose(fapl);
 	tmp.file = t->file;
 	enum w2s_status st = provenance_on(&tmp, t->file, p);
 	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);

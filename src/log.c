@@ -88,15 +88,30 @@ void w2s_log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+static char pending[4096];
+
 void w2s_log_error_local(const char *fmt, ...)
 {
+	if (pending[0] != '\0')
+		return;
 	char prefix[64];
 	if (log_world > 1)
 		snprintf(prefix, sizeof prefix, "w2s: error (rank %d): ", log_rank);
 	else
 		snprintf(prefix, sizeof prefix, "w2s: error: ");
+	size_t n = strlen(prefix);
+	memcpy(pending, prefix, n + 1);
 	va_list ap;
 	va_start(ap, fmt);
-	emit(stderr, prefix, fmt, ap);
+	vsnprintf(pending + n, sizeof pending - n, fmt, ap);
 	va_end(ap);
+}
+
+void w2s_log_flush_local(int print)
+{
+	if (print && pending[0] != '\0') {
+		fprintf(stderr, "%s\n", pending);
+		fflush(stderr);
+	}
+	pending[0] = '\0';
 }

@@ -105,6 +105,11 @@ enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s
 
 /* ---- gen ---- */
 
+static enum w2s_status agree(const struct w2s_comm *c, enum w2s_status st)
+{
+	return (enum w2s_status)w2s_comm_agree(c, (int)st);
+}
+
 enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config *cfg,
 			      const char *path, const struct w2s_provenance *prov)
 {
@@ -161,7 +166,9 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 		st = w2s_h5_attr_int64(&f, "/", "seed", (int64_t)cfg->seed);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_int64(&f, "/", "classes", w2s_config_classes(cfg));
-	w2s_h5_close(&f);
+	enum w2s_status closed = agree(c, w2s_h5_close(&f));
+	if (st == W2S_STATUS_OK)
+		st = closed;
 	w2s_task_shard_free(&shard);
 	return st;
 }
@@ -269,11 +276,6 @@ static enum w2s_status load_rows(struct experiment *x, const char *view, int64_t
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_read_rows(&x->data, "/target", W2S_H5_I32, 0, begin, n, *ys);
 	return st;
-}
-
-static enum w2s_status agree(const struct w2s_comm *c, enum w2s_status st)
-{
-	return (enum w2s_status)w2s_comm_agree(c, (int)st);
 }
 
 /* Collective: stores the final parameters of an instance (rank 0's copy;
@@ -557,6 +559,9 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		st = run_models(x);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_double(&x->run, "/", "wall_seconds", w2s_comm_time() - t0);
+	enum w2s_status closed = agree(c, w2s_h5_close(&x->run));
+	if (st == W2S_STATUS_OK)
+		st = closed;
 	if (st == W2S_STATUS_OK)
 		w2s_log_info("\nwrote %s/{config.yaml, data.h5, run.h5, metrics.h5} in %.1f s on %d "
 			     "rank%s",

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Data-parallel training under mpirun on 1, 2 and 3 ranks (tests/mpi_train.c).
+# The MPI test programs on 1, 2 and 3 ranks: data-parallel training
+# (tests/mpi_train.c) and parallel HDF5 (tests/mpi_h5io.c).
 . "$(dirname "$0")/common.sh"
 for n in 1 2 3; do
 	echo "== $n rank(s)"
-	mpi "$n" "$W2S_BUILDDIR/tests/mpi_train" || fail "mpi_train on $n ranks"
+	for t in mpi_train mpi_h5io; do
+		mpi "$n" "$W2S_BUILDDIR/tests/$t" || fail "$t on $n ranks"
+	done
 done

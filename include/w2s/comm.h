@@ -33,7 +33,8 @@ void w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
 
 /* Collective: every rank gives its status (0 = fine); all get the largest.
  * Called after anything that can fail on one rank alone, before the next
- * collective, so every rank branches alike and none waits forever. */
+ * collective, so every rank branches alike and none waits forever.  The
+ * lowest failing rank prints the message it kept (w2s_log_error_local). */
 int w2s_comm_agree(const struct w2s_comm *c, int status);
 
 /* Collective: true on every rank if x (or its bit pattern) is the same on

@@ -48,8 +48,10 @@ enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const 
 /* Collective: opens an existing file read-only with MPI-IO.  A file that is
  * missing, not HDF5, or truncated gives W2S_STATUS_IO on every rank. */
 enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const char *path);
-/* Collective: closes; safe on a closed or zeroed handle. */
-void w2s_h5_close(struct w2s_h5 *f);
+/* Collective: closes, flushing what is buffered; safe on a closed or zeroed
+ * handle.  Returns W2S_STATUS_IO (message kept for w2s_comm_agree) when the
+ * flush fails, e.g. on a full disk; the caller agrees on it. */
+enum w2s_status w2s_h5_close(struct w2s_h5 *f);
 
 /* Collective: creates dataset `path` (and its groups) of shape (rows, cols),
  * or (rows) when cols == 0, and writes rows [begin, begin + count) from

@@ -28,9 +28,15 @@ void w2s_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void w2s_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void w2s_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Printed by whichever rank calls it, prefixed with its rank when the job
- * has more than one: for what only this rank saw (a failed write). */
+/* For what only this rank saw (a failed write): the message is kept, not
+ * printed, until the ranks agree on the failure (w2s_comm_agree); then the
+ * lowest failing rank prints its message, prefixed with its rank when the
+ * job has more than one, and the others drop theirs.  So a failure that
+ * every rank saw is one line, not one per rank.  The first message since
+ * the last agreement is the one kept. */
 void w2s_log_error_local(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the kept message (print true) or drops it; either way clears it. */
+void w2s_log_flush_local(int print);
 
 /* Tell the logger the world size so local errors name their rank. */
 void w2s_log_set_world(int size);
