@@ -4,7 +4,7 @@
 # second.  Usage: ./install-deps.sh [build|test|analysis|slurm|all]   (default: all)
 set -eu
 
-build="gcc make autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
+build="gcc make autoconf automake libtool pkg-config procps libopenmpi-dev openmpi-bin
 libhdf5-openmpi-dev hdf5-tools libblis-dev libcmocka-dev libyaml-dev libjansson-dev
 librandom123-dev"
 analysis="python3 python3-h5py python3-numpy python3-matplotlib python3-pytest"

@@ -6,6 +6,7 @@
  */
 #include "w2s/cli.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,11 @@ static const char main_help[] =
 	"without a launcher works too.  Every output is HDF5 (h5py, xarray, HDFView, h5dump).\n"
 	"\n"
 	"exit codes: 0 done, 2 bad command line, 3 bad config, 4 file error, 5 training\n"
-	"diverged (NaN or infinity), 6 out of memory, 7 results already in --out.\n";
+	"diverged (NaN or infinity), 6 out of memory, 7 a run already in --out (use --resume\n"
+	"or --force), 8 stopped by SIGTERM or SIGUSR1 after a checkpoint (finish with --resume).\n";
 
 static const char run_help[] =
-	"usage: w2s run [CONFIG.yaml] [--set KEY=VALUE ...] [--out DIR] [--force]\n"
+	"usage: w2s run [CONFIG.yaml] [--set KEY=VALUE ...] [--out DIR] [--resume | --force]\n"
 	"               [--quiet] [--log-level LEVEL]\n"
 	"\n"
 	"Runs the experiment: generate the data; train the weak model on weak_train ground\n"
@@ -58,14 +60,24 @@ static const char run_help[] =
 	"  --set KEY=VALUE   override one config key, e.g. --set train.lr=3e-4,\n"
 	"                    --set models.big.hidden=[512,512]; repeatable, applied in order\n"
 	"  --out DIR         output folder (default: w2s-out)\n"
-	"  --force           replace results already in DIR (otherwise refused)\n"
+	"  --resume          finish the run in DIR: models already trained are read from\n"
+	"                    their final checkpoints, an interrupted one goes on from its\n"
+	"                    newest checkpoint; the config must be the same (else refused,\n"
+	"                    naming the keys that differ).  With nothing in DIR, starts.\n"
+	"  --force           replace a run already in DIR (otherwise refused)\n"
 	"  --quiet           only warnings and errors\n"
 	"  --log-level L     error, warn, info (default) or debug\n"
 	"\n"
 	"writes DIR/config.yaml (the effective config), DIR/data.h5 (views, target, splits),\n"
 	"DIR/run.h5 (labels, parameters, /results and /pgr tables) and DIR/metrics.h5\n"
-	"(training traces, readable while the run goes on).  Every key of the config:\n"
-	"`w2s config --keys`.\n";
+	"(training traces, readable while the run goes on), and checkpoints in DIR/ckpt.\n"
+	"run.h5 appears only when the run is complete.  Every key of the config:\n"
+	"`w2s config --keys`.\n"
+	"\n"
+	"SIGTERM or SIGUSR1 (slurm preemption, --signal=B:USR1@SECONDS) make every rank\n"
+	"write a checkpoint after the current step and exit with code 8; `w2s run ... --resume`\n"
+	"then ends with the same parameters and results as a run never interrupted (same\n"
+	"number of ranks).\n";
 
 static const char gen_help[] =
 	"usage: w2s gen [CONFIG.yaml] [--set KEY=VALUE ...] [--out DIR] [--force]\n"
@@ -90,7 +102,7 @@ struct args {
 	const char *out;
 	const char *sets[MAX_SETS];
 	int nsets;
-	bool force, quiet, json, keys, help;
+	bool force, resume, quiet, json, keys, help;
 	int log_level;
 };
 
@@ -131,6 +143,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			i++;
 		} else if (!strcmp(s, "--force")) {
 			a->force = true;
+		} else if (!strcmp(s, "--resume") && !strcmp(a->command, "run")) {
+			a->resume = true;
 		} else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
 			a->quiet = true;
 		} else if (!strcmp(s, "--json") && !strcmp(a->command, "config")) {
@@ -149,6 +163,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return W2S_STATUS_USAGE;
 		}
 	}
+	if (a->force && a->resume) {
+		w2s_log_error("--resume and --force contradict each other: resume the run in %s, "
+			      "or replace it",
+			      a->out);
+		return W2S_STATUS_USAGE;
+	}
 	if (a->quiet && a->log_level > W2S_LOG_WARN)
 		a->log_level = W2S_LOG_WARN;
 	return 0;
@@ -165,6 +185,26 @@ static void print_version(void)
 	char libs[512];
 	libraries(libs, sizeof libs);
 	printf("w2s %s (git %s)\n%s\n", PACKAGE_VERSION, W2S_GIT_REV, libs);
+}
+
+/* Set by SIGTERM and SIGUSR1; the training loop polls it once a step,
+ * summed over ranks with the gradients. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 }
 
 static int run_command(const struct w2s_comm *c, const struct args *a)
@@ -196,7 +236,8 @@ static int run_command(const struct w2s_comm *c, const struct args *a)
 	w2s_log_info("w2s %s on %d rank%s; BLIS kernels: %s", PACKAGE_VERSION, c->size,
 		     c->size > 1 ? "s" : "", w2s_blas_arch());
 	if (!strcmp(a->command, "gen")) {
-		st = w2s_stage_prepare_out(c, &cfg, a->out, "data.h5", a->force);
+		bool resuming = false;
+		st = w2s_stage_prepare_out(c, &cfg, a->out, "data.h5", a->force, false, &resuming);
 		char path[4096];
 		snprintf(path, sizeof path, "%s/data.h5", a->out);
 		if (st == W2S_STATUS_OK)
@@ -204,7 +245,13 @@ static int run_command(const struct w2s_comm *c, const struct args *a)
 		if (st == W2S_STATUS_OK)
 			w2s_log_info("wrote %s", path);
 	} else {
-		struct w2s_run_opts opts = {.out = a->out, .force = a->force, .prov = &prov};
+		struct w2s_run_opts opts = {
+			.out = a->out,
+			.force = a->force,
+			.resume = a->resume,
+			.stop = &stop_requested,
+			.prov = &prov,
+		};
 		st = w2s_run_pipeline(c, &cfg, &opts);
 	}
 	w2s_config_free(&cfg);
@@ -255,6 +302,7 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 		return 0;
 	}
 	w2s_log_init(c->rank, (enum w2s_log_level)a.log_level);
+	catch_stop_signals();
 	if (generic)
 		w2s_log_warn("BLIS runs its slow 'generic' kernels on this CPU; set "
 			     "BLIS_ARCH_TYPE to a sub-configuration id that fits it");

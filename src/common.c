@@ -16,6 +16,7 @@ int w2s_status_exit_code(enum w2s_status s)
 	case W2S_STATUS_NUMERIC: return 5;
 	case W2S_STATUS_NOMEM: return 6;
 	case W2S_STATUS_EXISTS: return 7;
+	case W2S_STATUS_STOPPED: return 8;
 	}
 	return 1;
 }

@@ -672,7 +672,7 @@ enum w2s_status w2s_config_load(struct w2s_config *c, const char *path,
 	} else if (root->kind != CFG_MAP) {
 		char buf[80];
 		st = cfg_fail(&x, &root->at,
-			      "expected a map of keys (seed, data, models, train, w2s, log) at the top, found %s",
+			      "expected a map of keys (seed, data, models, train, w2s, log, checkpoint) at the top, found %s",
 			      cfg_node_what(root, buf, sizeof buf));
 		goto cleanup;
 	}
@@ -756,4 +756,64 @@ int64_t w2s_config_view_width(const struct w2s_config *c, const char *view)
 int w2s_config_classes(const struct w2s_config *c)
 {
 	return c->data.task == W2S_TASK_TEACHER ? c->data.teacher.classes : c->data.latent.classes;
+}
+
+/* ---- differences between two configs */
+
+struct diff {
+	int count;
+	char *out;
+	size_t size;
+};
+
+static void diff_note(struct diff *d, const char *path, const json_t *a, const json_t *b)
+{
+	d->count++;
+	if (d->count > 3)
+		return;
+	char *va = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *vb = b ? json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	size_t len = strlen(d->out);
+	snprintf(d->out + len, d->size - len, "%s%s: %s vs %s", len ? "; " : "", path,
+		 va ? va : "(absent)", vb ? vb : "(absent)");
+	free(va);
+	free(vb);
+}
+
+static void diff_walk(struct diff *d, const char *path, const json_t *a, const json_t *b)
+{
+	if (json_is_object(a) && json_is_object(b)) {
+		const char *key;
+		json_t *va;
+		char sub[512];
+		json_object_foreach((json_t *)a, key, va) {
+			snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
+			diff_walk(d, sub, va, json_object_get(b, key));
+		}
+		json_object_foreach((json_t *)b, key, va) {
+			if (json_object_get(a, key))
+				continue;
+			snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
+			diff_note(d, sub, NULL, va);
+		}
+		return;
+	}
+	if (!a || !b || !json_equal((json_t *)a, (json_t *)b))
+		diff_note(d, path[0] ? path : "(whole config)", a, b);
+}
+
+int w2s_config_diff(const char *json_a, const char *json_b, char *out, size_t size)
+{
+	struct diff d = {0, out, size};
+	out[0] = '\0';
+	json_t *a = json_loads(json_a, 0, NULL), *b = json_loads(json_b, 0, NULL);
+	if (!a || !b) {
+		snprintf(out, size, "a config that cannot be read");
+		d.count = 1;
+	} else {
+		diff_walk(&d, "", a, b);
+	}
+	json_decref(a);
+	json_decref(b);
+	return d.count;
 }

@@ -200,6 +200,15 @@ static const struct cfg_key log_keys[] = {
 };
 static const struct cfg_section log_section = {log_keys, sizeof log_keys / sizeof *log_keys};
 
+static const struct cfg_key checkpoint_keys[] = {
+	{"every", CFG_T_INT64, CONF(checkpoint.every), INT_GE(0), .def = "500",
+	 .meaning = "a checkpoint every this many steps of each model (0: only at its end)"},
+	{"keep", CFG_T_INT64, CONF(checkpoint.keep), INT_GE(1), .def = "2",
+	 .meaning = "how many of a model's newest checkpoints stay on disk"},
+};
+static const struct cfg_section checkpoint_section = {
+	checkpoint_keys, sizeof checkpoint_keys / sizeof *checkpoint_keys};
+
 static const struct cfg_key top_keys[] = {
 	{"seed", CFG_T_SEED, CONF(seed), INT_GE(0), .def = "1",
 	 .meaning = "seed of every random stream: data, initialization, batch order"},
@@ -210,6 +219,7 @@ static const struct cfg_key top_keys[] = {
 	{"train", CFG_T_SECTION, CONF(train), .sub = &cfg_train_section},
 	{"w2s", CFG_T_SECTION, 0, .sub = &w2s_section},
 	{"log", CFG_T_SECTION, 0, .sub = &log_section},
+	{"checkpoint", CFG_T_SECTION, 0, .sub = &checkpoint_section},
 };
 const struct cfg_section cfg_top_section = {top_keys, sizeof top_keys / sizeof *top_keys};
 

@@ -6,6 +6,7 @@
 #include "w2s/h5io.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,33 @@ enum w2s_status w2s_h5_attr_read_string(struct w2s_h5 *f, const char *obj, const
 	return st;
 }
 
+static enum w2s_status read_numeric_attr(struct w2s_h5 *f, const char *obj, const char *name,
+					 hid_t type, void *value)
+{
+	hid_t a = H5Aopen_by_name(f->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+	int bad = a < 0 || H5Aread(a, type, value) < 0;
+	if (a >= 0)
+		H5Aclose(a);
+	if (bad) {
+		H5Eclear2(H5E_DEFAULT);
+		w2s_log_error_local("'%s': cannot read attribute '%s' of '%s'", f->path, name, obj);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_attr_read_int64(struct w2s_h5 *f, const char *obj, const char *name,
+				       int64_t *value)
+{
+	return read_numeric_attr(f, obj, name, H5T_NATIVE_INT64, value);
+}
+
+enum w2s_status w2s_h5_attr_read_double(struct w2s_h5 *f, const char *obj, const char *name,
+					double *value)
+{
+	return read_numeric_attr(f, obj, name, H5T_NATIVE_DOUBLE, value);
+}
+
 /* Writes the provenance attributes on the root of an open file id. */
 static enum w2s_status provenance_on(struct w2s_h5 *f, hid_t file,
 				     const struct w2s_provenance *p)
@@ -409,28 +437,56 @@ enum w2s_status w2s_h5_write_provenance(struct w2s_h5 *f, const struct w2s_prove
 	return provenance_on(f, f->file, p);
 }
 
-enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
-				   const struct w2s_h5_column *cols, int ncols, size_t row_size,
-				   const void *rows, int64_t n)
+/* The compound type of a C struct described by cols. */
+static hid_t table_type(const struct w2s_h5_column *cols, int ncols, size_t row_size)
 {
 	hid_t mtype = H5Tcreate(H5T_COMPOUND, row_size);
-	hid_t strtypes[64];
-	int nstr = 0;
-	W2S_CHECK(ncols <= 64);
 	for (int i = 0; i < ncols; i++) {
-		hid_t t;
+		hid_t t = -1;
 		switch (cols[i].type) {
 		case W2S_H5_COL_STR:
 			t = H5Tcopy(H5T_C_S1);
 			H5Tset_size(t, cols[i].size);
 			H5Tset_strpad(t, H5T_STR_NULLTERM);
-			strtypes[nstr++] = t;
 			break;
-		case W2S_H5_COL_I64: t = H5T_NATIVE_INT64; break;
-		default: t = H5T_NATIVE_DOUBLE; break;
+		case W2S_H5_COL_I64: t = H5Tcopy(H5T_NATIVE_INT64); break;
+		case W2S_H5_COL_F64: t = H5Tcopy(H5T_NATIVE_DOUBLE); break;
 		}
 		W2S_CHECK(H5Tinsert(mtype, cols[i].name, cols[i].offset, t) >= 0);
+		H5Tclose(t);
 	}
+	return mtype;
+}
+
+enum w2s_status w2s_h5_read_table(struct w2s_h5 *f, const char *path,
+				  const struct w2s_h5_column *cols, int ncols, size_t row_size,
+				  void **rows, int64_t *n)
+{
+	*rows = NULL;
+	*n = 0;
+	int64_t cols_found = 0;
+	if (w2s_h5_shape(f, path, n, &cols_found) != W2S_STATUS_OK)
+		return W2S_STATUS_IO;
+	hid_t mtype = table_type(cols, ncols, row_size);
+	hid_t dset = H5Dopen2(f->file, path, H5P_DEFAULT);
+	*rows = w2s_xcalloc((size_t)(*n ? *n : 1), row_size);
+	int bad = dset < 0 || H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *rows) < 0;
+	if (bad) {
+		report(f->path, "cannot read table", path);
+		free(*rows);
+		*rows = NULL;
+	}
+	if (dset >= 0)
+		H5Dclose(dset);
+	H5Tclose(mtype);
+	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   const struct w2s_h5_column *cols, int ncols, size_t row_size,
+				   const void *rows, int64_t n)
+{
+	hid_t mtype = table_type(cols, ncols, row_size);
 	/* The file type drops the struct's padding. */
 	hid_t ftype = H5Tcopy(mtype);
 	H5Tpack(ftype);
@@ -446,8 +502,10 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 		dset = H5Dcreate2(f->file, path, ftype, fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 		bad = dset < 0;
 	}
-	if (!bad) {
-		if (c->rank != 0 || n == 0) {
+	/* An empty table is created and not written: HDF5 has no storage
+	 * for it to write into.  n is the same on every rank. */
+	if (!bad && n > 0) {
+		if (c->rank != 0) {
 			H5Sselect_none(fspace);
 			H5Sselect_none(mspace);
 		}
@@ -457,7 +515,7 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 		if (bad)
 			report(f->path, "cannot write", path);
 		H5Pclose(dxpl);
-	} else {
+	} else if (bad) {
 		report(f->path, "cannot write", path);
 	}
 	if (dset >= 0)
@@ -467,12 +525,21 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 	H5Sclose(fspace);
 	H5Tclose(ftype);
 	H5Tclose(mtype);
-	for (int i = 0; i < nstr; i++)
-		H5Tclose(strtypes[i]);
 	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
 }
 
 /* ---- traces ---- */
+
+const struct w2s_h5_column w2s_trace_columns[8] = {
+	{"step", W2S_H5_COL_I64, offsetof(struct w2s_trace_row, step), 0},
+	{"epoch", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, epoch), 0},
+	{"loss", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, loss), 0},
+	{"acc", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, acc), 0},
+	{"lr", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, lr), 0},
+	{"grad_norm", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, grad_norm), 0},
+	{"seconds", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, seconds), 0},
+	{"samples_per_s", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, samples_per_s), 0},
+};
 
 static const char *trace_fields[8] = {"step", "epoch", "loss", "acc",
 				      "lr", "grad_norm", "seconds", "samples_per_s"};

@@ -66,41 +66,100 @@ static void set_field(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s_config *cfg,
-				      const char *out, const char *guard, bool force)
+/* Rank 0: writes text to path through a temporary file and a rename. */
+static int write_file_atomic(const char *path, const char *text)
 {
-	enum w2s_status st = W2S_STATUS_OK;
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	int bad = f == NULL;
+	if (f) {
+		bad = fputs(text, f) < 0;
+		bad |= fclose(f) != 0;
+	}
+	if (bad || rename(tmp, path) != 0) {
+		w2s_log_error_local("cannot write '%s': %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rank 0 only: renames a file written under path.tmp to path. */
+static int rename_tmp(const char *path)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if (rename(tmp, path) != 0) {
+		w2s_log_error_local("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Collective: 0 when OUT/config.yaml holds cfg's config, else a message. */
+static enum w2s_status same_config(const struct w2s_config *cfg, const char *path)
+{
+	struct w2s_config old = {0};
+	enum w2s_status st = w2s_config_load(&old, path, NULL, 0);
+	if (st != W2S_STATUS_OK) {
+		w2s_log_error("cannot resume: '%s' (above) is not a config w2s can read", path);
+		return W2S_STATUS_CONFIG;
+	}
+	char diff[2048];
+	int n = w2s_config_diff(old.json, cfg->json, diff, sizeof diff);
+	w2s_config_free(&old);
+	if (n > 0) {
+		w2s_log_error("cannot resume with another config: %d key%s differ%s from '%s' "
+			      "(there vs now: %s); resume with the same config, or use --force "
+			      "to start over",
+			      n, n > 1 ? "s" : "", n > 1 ? "" : "s", path, diff);
+		return W2S_STATUS_CONFIG;
+	}
+	return W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s_config *cfg,
+				      const char *out, const char *guard, bool force,
+				      bool resume, bool *resuming)
+{
+	char path[4096];
+	int flags[2] = {0, 0}; /* folder could not be made; guard exists */
 	if (c->rank == 0) {
-		char path[4096], tmp[4200];
 		if (mkdir_p(out) != 0) {
-			w2s_log_error("cannot create output folder '%s': %s", out, strerror(errno));
-			st = W2S_STATUS_IO;
+			w2s_log_error_local("cannot create output folder '%s': %s", out,
+					    strerror(errno));
+			flags[0] = 1;
 		}
 		join(path, sizeof path, out, guard);
-		if (st == W2S_STATUS_OK && !force && access(path, F_OK) == 0) {
-			w2s_log_error("'%s' already holds results (%s); pass --force to replace "
-				      "them, or choose another --out",
-				      out, guard);
-			st = W2S_STATUS_EXISTS;
-		}
-		join(path, sizeof path, out, "config.yaml");
-		snprintf(tmp, sizeof tmp, "%s.tmp", path);
-		FILE *f = st == W2S_STATUS_OK ? fopen(tmp, "w") : NULL;
-		if (st == W2S_STATUS_OK) {
-			int bad = f == NULL;
-			if (f) {
-				bad = fputs(cfg->yaml, f) < 0;
-				bad |= fclose(f) != 0;
-			}
-			if (bad || rename(tmp, path) != 0) {
-				w2s_log_error("cannot write '%s': %s", path, strerror(errno));
-				unlink(tmp);
-				st = W2S_STATUS_IO;
-			}
-		}
+		flags[1] = access(path, F_OK) == 0;
 	}
-	int all = w2s_comm_agree(c, (int)st);
-	return (enum w2s_status)all;
+	if (w2s_comm_agree(c, flags[0]))
+		return W2S_STATUS_IO;
+	w2s_comm_bcast(c, &flags[1], sizeof flags[1], 0);
+	*resuming = resume && flags[1];
+	if (flags[1] && !force && !resume) {
+		w2s_log_error("'%s' already holds a run (%s); pass --resume to finish it, --force "
+			      "to replace it, or choose another --out",
+			      out, guard);
+		return W2S_STATUS_EXISTS;
+	}
+	join(path, sizeof path, out, "config.yaml");
+	if (*resuming) {
+		enum w2s_status st = same_config(cfg, path);
+		if (st == W2S_STATUS_OK)
+			w2s_log_info("resuming the run in %s", out);
+		return st;
+	}
+	if (resume)
+		w2s_log_info("nothing to resume in %s: starting the run", out);
+	if (flags[1] && force) {
+		char ckpt[4096];
+		join(ckpt, sizeof ckpt, out, "ckpt");
+		w2s_ckpt_remove_all(c, ckpt);
+	}
+	int bad = c->rank == 0 && write_file_atomic(path, cfg->yaml) != 0;
+	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
 }
 
 /* ---- gen ---- */
@@ -124,7 +183,9 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 		return W2S_STATUS_NOMEM;
 
 	struct w2s_h5 f = {.file = -1};
-	st = w2s_h5_create(&f, c, path);
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	st = w2s_h5_create(&f, c, tmp);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "data";
@@ -169,6 +230,8 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 	enum w2s_status closed = agree(c, w2s_h5_close(&f));
 	if (st == W2S_STATUS_OK)
 		st = closed;
+	if (st == W2S_STATUS_OK)
+		st = agree(c, c->rank == 0 && rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
 	w2s_task_shard_free(&shard);
 	return st;
 }
@@ -225,6 +288,10 @@ static const struct w2s_h5_column pgr_columns[] = {
 struct experiment {
 	const struct w2s_comm *c;
 	const struct w2s_config *cfg;
+	const struct w2s_run_opts *opts;
+	bool resuming;
+	char ckpt_dir[4096];
+	char last_ckpt[4096]; /* the newest checkpoint written, for messages */
 	struct w2s_h5 data, run;
 	struct w2s_trace trace; /* rank 0 only */
 	int ninst;
@@ -310,6 +377,35 @@ static enum w2s_status save_params(struct experiment *x, const struct instance *
 /* Collective: trains instance `in` on rows of `split` of its view, with
  * soft targets when `soft` (N, C) is given (y then holds the teacher's
  * hard labels for the accuracy shown), else on ground truth. */
+struct save_ctx {
+	struct experiment *x;
+	struct w2s_ckpt_meta meta;
+};
+
+static enum w2s_status save_checkpoint(void *ctx, const struct w2s_mlp *m,
+				       const struct w2s_optim *o, const struct w2s_train_state *s,
+				       int final)
+{
+	struct save_ctx *sc = ctx;
+	return w2s_ckpt_write(sc->x->c, &sc->meta, m, o, s, final, sc->x->last_ckpt,
+			      sizeof sc->x->last_ckpt);
+}
+
+/* Collective, rank 0 writes: the trace rows of a model that a final
+ * checkpoint restored without training. */
+static enum w2s_status restore_trace(struct experiment *x, int i, const struct w2s_train_state *s)
+{
+	int bad = 0;
+	for (int64_t r = 0; r < s->ntrace && x->c->rank == 0 && !bad; r++)
+		bad = w2s_trace_append(&x->trace, i, &s->trace_rows[r]) != W2S_STATUS_OK;
+	return agree(x->c, bad ? W2S_STATUS_IO : W2S_STATUS_OK);
+}
+
+/* Collective: trains instance `in` on rows of `split` of its view, with
+ * soft targets when `soft` (N, C) is given (y then holds the teacher's
+ * hard labels for the accuracy shown), else on ground truth.  When
+ * resuming, a model whose training finished is read from its final
+ * checkpoint and one that was interrupted goes on from its newest. */
 static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_split split,
 				      const float *soft, const int32_t *teacher_pred,
 				      struct w2s_mlp *m, double *seconds)
@@ -322,15 +418,44 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 		w2s_log_error("model '%s' is too large for memory", ms->name);
 		return W2S_STATUS_NOMEM;
 	}
-	/* Student and ceiling of one model start from the same weights, so
-	 * their difference comes from the targets alone. */
-	w2s_mlp_init_params(m, x->cfg->seed, W2S_STREAM_INIT + (uint32_t)in->model);
+	struct save_ctx sc = {
+		.x = x,
+		.meta = {
+			.dir = x->ckpt_dir,
+			.name = in->name,
+			.config_json = x->cfg->json,
+			.seed = x->cfg->seed,
+			.stream = W2S_STREAM_SHUFFLE + (uint32_t)i,
+			.keep = x->cfg->checkpoint.keep,
+		},
+	};
+	struct w2s_ckpt_loaded from = {0};
+	int found = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	*seconds = 0;
+	if (x->resuming)
+		st = w2s_ckpt_load(x->c, &sc.meta, m, &from, &found);
+	if (!found) {
+		/* Student and ceiling of one model start from the same weights,
+		 * so their difference comes from the targets alone. */
+		w2s_mlp_init_params(m, x->cfg->seed, W2S_STREAM_INIT + (uint32_t)in->model);
+	} else if (from.final) {
+		w2s_log_info("%s: finished before; parameters from %s", in->name, from.path);
+		*seconds = from.state.seconds;
+		st = restore_trace(x, i, &from.state);
+		w2s_ckpt_loaded_free(&from);
+		return st == W2S_STATUS_OK ? save_params(x, in, m) : st;
+	} else {
+		w2s_log_info("%s: resuming at step %lld from %s", in->name,
+			     (long long)from.state.step, from.path);
+	}
 
 	int64_t b, e;
 	w2s_task_split_range(x->cfg, split, &b, &e);
 	float *xs = NULL;
 	int32_t *ys = NULL;
-	enum w2s_status st = agree(x->c, load_rows(x, ms->view, b, e, &xs, &ys));
+	if (st == W2S_STATUS_OK)
+		st = agree(x->c, load_rows(x, ms->view, b, e, &xs, &ys));
 	if (st == W2S_STATUS_OK) {
 		struct w2s_train_data d = {
 			.n = e - b,
@@ -346,14 +471,33 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 			.trace = x->c->rank == 0 ? &x->trace : NULL,
 			.trace_index = i,
 		};
+		struct w2s_train_ckpt ck = {
+			.every = x->cfg->checkpoint.every,
+			.save = save_checkpoint,
+			.ctx = &sc,
+			.stop = x->opts->stop,
+			.from = found ? &from.state : NULL,
+			.from_m = from.m,
+			.from_v = from.v,
+		};
 		struct w2s_train_result res;
-		w2s_log_info("%s: training %s on %s (%lld rows, view %s, %zu parameters, %s)",
-			     in->name, ms->name, w2s_split_name(split), (long long)d.n, ms->view,
-			     m->nparams, soft ? "weak soft labels" : "ground truth");
-		st = w2s_train_model(x->c, m, &ms->train, &d, x->cfg->seed,
-				     W2S_STREAM_SHUFFLE + (uint32_t)i, &log, &res);
+		if (!found)
+			w2s_log_info("%s: training %s on %s (%lld rows, view %s, %zu parameters, %s)",
+				     in->name, ms->name, w2s_split_name(split), (long long)d.n,
+				     ms->view, m->nparams,
+				     soft ? "weak soft labels" : "ground truth");
+		st = w2s_train_model(x->c, m, &ms->train, &d, x->cfg->seed, sc.meta.stream, &log,
+				     &ck, &res);
 		*seconds = res.seconds;
+		if (st == W2S_STATUS_NUMERIC)
+			w2s_log_error("%s stopped; the last good checkpoint is %s", in->name,
+				      x->last_ckpt[0] ? x->last_ckpt : "(none yet)");
+		if (st == W2S_STATUS_STOPPED)
+			w2s_log_warn("stopped on a signal after checkpointing %s; finish the run "
+				     "with --resume",
+				     x->last_ckpt);
 	}
+	w2s_ckpt_loaded_free(&from);
 	free(ys);
 	free(xs);
 	if (st == W2S_STATUS_OK)
@@ -508,25 +652,52 @@ static enum w2s_status run_models(struct experiment *x)
 	return st;
 }
 
+/* Collective: true when OUT holds a data file made from this config (then
+ * it is kept open in x->data).  Data files take their name only when whole,
+ * so one that exists but does not open is a real error, reported. */
+static bool data_is_current(struct experiment *x, const char *path)
+{
+	int there = x->c->rank == 0 && access(path, F_OK) == 0;
+	w2s_comm_bcast(x->c, &there, sizeof there, 0);
+	if (!there || w2s_h5_open(&x->data, x->c, path) != W2S_STATUS_OK)
+		return false;
+	char *config = NULL;
+	int same = w2s_h5_attr_read_string(&x->data, "/", "config", &config) == W2S_STATUS_OK &&
+		   strcmp(config, x->cfg->json) == 0;
+	free(config);
+	w2s_log_flush_local(0);
+	if (w2s_comm_agree(x->c, !same) == 0)
+		return true;
+	w2s_h5_close(&x->data);
+	return false;
+}
+
 enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_config *cfg,
 				 const struct w2s_run_opts *opts)
 {
 	struct experiment *x = w2s_xcalloc(1, sizeof *x);
 	x->c = c;
 	x->cfg = cfg;
+	x->opts = opts;
 	x->data.file = x->run.file = -1;
+	join(x->ckpt_dir, sizeof x->ckpt_dir, opts->out, "ckpt");
 	char path[4096];
 	double t0 = w2s_comm_time();
 
-	enum w2s_status st = w2s_stage_prepare_out(c, cfg, opts->out, "run.h5", opts->force);
+	enum w2s_status st = w2s_stage_prepare_out(c, cfg, opts->out, "config.yaml", opts->force,
+						   opts->resume, &x->resuming);
 	if (st != W2S_STATUS_OK)
 		goto cleanup;
 	join(path, sizeof path, opts->out, "data.h5");
-	w2s_log_info("gen: %lld rows of the %s task into %s", (long long)w2s_task_rows(cfg),
-		     cfg->data.task == W2S_TASK_LATENT ? "latent" : "teacher", path);
-	st = w2s_stage_gen(c, cfg, path, opts->prov);
-	if (st == W2S_STATUS_OK)
-		st = w2s_h5_open(&x->data, c, path);
+	if (x->resuming && data_is_current(x, path)) {
+		w2s_log_info("gen: %s is whole and current; kept", path);
+	} else {
+		w2s_log_info("gen: %lld rows of the %s task into %s", (long long)w2s_task_rows(cfg),
+			     cfg->data.task == W2S_TASK_LATENT ? "latent" : "teacher", path);
+		st = w2s_stage_gen(c, cfg, path, opts->prov);
+		if (st == W2S_STATUS_OK)
+			st = w2s_h5_open(&x->data, c, path);
+	}
 	if (st != W2S_STATUS_OK)
 		goto cleanup;
 
@@ -550,7 +721,8 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		st = W2S_STATUS_IO;
 		goto cleanup;
 	}
-	join(path, sizeof path, opts->out, "run.h5");
+	/* run.h5 takes its name only when whole: its presence means done. */
+	join(path, sizeof path, opts->out, "run.h5.tmp");
 	st = w2s_h5_create(&x->run, c, path);
 	p.kind = "run";
 	if (st == W2S_STATUS_OK)
@@ -562,6 +734,9 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 	enum w2s_status closed = agree(c, w2s_h5_close(&x->run));
 	if (st == W2S_STATUS_OK)
 		st = closed;
+	join(path, sizeof path, opts->out, "run.h5");
+	if (st == W2S_STATUS_OK)
+		st = agree(c, c->rank == 0 && rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
 	if (st == W2S_STATUS_OK)
 		w2s_log_info("\nwrote %s/{config.yaml, data.h5, run.h5, metrics.h5} in %.1f s on %d "
 			     "rank%s",

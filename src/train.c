@@ -39,16 +39,39 @@ static void optim_opts_from_spec(const struct w2s_train_spec *spec, int64_t tota
 	o->warmup_steps = (int64_t)(spec->warmup * (double)total_steps);
 }
 
+int64_t w2s_train_total_steps(const struct w2s_train_spec *spec, int64_t n)
+{
+	int64_t B = spec->batch < n ? spec->batch : n;
+	return B > 0 ? (n + B - 1) / B * spec->epochs : 0;
+}
+
+/* The state to save after the step just taken: it points at the batch
+ * after this one. */
+static struct w2s_train_state next_position(const struct w2s_train_state *s,
+					    int64_t steps_per_epoch, double seconds)
+{
+	struct w2s_train_state at = *s;
+	at.batch++;
+	if (at.batch == steps_per_epoch) {
+		at.epoch++;
+		at.batch = 0;
+	}
+	at.seconds = seconds;
+	return at;
+}
+
 enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				const struct w2s_train_spec *spec,
 				const struct w2s_train_data *d, uint64_t seed, uint32_t stream,
-				const struct w2s_train_log *log, struct w2s_train_result *res)
+				const struct w2s_train_log *log, const struct w2s_train_ckpt *ckpt,
+				struct w2s_train_result *res)
 {
 	const int64_t N = d->n, D = d->dim, C = d->classes;
 	const int64_t B = spec->batch < N ? spec->batch : N;
 	const int64_t steps_per_epoch = (N + B - 1) / B;
-	const int64_t total = steps_per_epoch * spec->epochs;
+	const int64_t total = w2s_train_total_steps(spec, N);
 	const int64_t local_max = (B + c->size - 1) / c->size;
+	const struct w2s_train_state *from = ckpt ? ckpt->from : NULL;
 	enum w2s_status st = W2S_STATUS_OK;
 	memset(res, 0, sizeof *res);
 
@@ -63,16 +86,35 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	float *tb = w2s_xmalloc((size_t)(local_max * C) * sizeof *tb);  /* (local_max, C) */
 	int32_t *yb = w2s_xmalloc((size_t)local_max * sizeof *yb);
 	float *dlogits = w2s_xmalloc((size_t)(local_max * C) * sizeof *dlogits);
-	const size_t ngrad = m->nparams + 2; /* gradients, then loss sum and correct count */
+	/* Gradients, then the step's loss sum, correct count and stop votes:
+	 * one allreduce carries them all. */
+	const size_t ngrad = m->nparams + 3;
+	W2S_CHECK(W2S_MLP_GRAD_EXTRA >= 3);
 
-	const double t0 = w2s_comm_time();
-	double t_last = t0, loss_sum = 0, correct = 0, seen = 0, grad_norm = 0;
+	struct w2s_train_state s = {0};
+	const int64_t capacity = total / log->every + 2 + (from ? from->ntrace : 0);
+	if (from)
+		s = *from;
+	s.trace_rows = w2s_xcalloc((size_t)capacity, sizeof *s.trace_rows);
+	if (from) {
+		memcpy(s.trace_rows, from->trace_rows, (size_t)from->ntrace * sizeof *s.trace_rows);
+		opt.step = from->step;
+		memcpy(opt.m, ckpt->from_m, m->nparams * sizeof *opt.m);
+		memcpy(opt.v, ckpt->from_v, m->nparams * sizeof *opt.v);
+		int bad = 0;
+		for (int64_t i = 0; i < s.ntrace && log->trace && !bad; i++)
+			bad = w2s_trace_append(log->trace, log->trace_index, &s.trace_rows[i]) != 0;
+		if (w2s_comm_agree(c, bad))
+			st = W2S_STATUS_IO;
+	}
+
+	const double t0 = w2s_comm_time() - s.seconds;
+	double t_last = w2s_comm_time(), grad_norm = 0;
 	float lr = 0;
-	int64_t step = 0;
-	for (int64_t epoch = 0; epoch < spec->epochs && st == W2S_STATUS_OK; epoch++) {
-		w2s_rng_permutation(seed, stream, (uint64_t)epoch, perm, (size_t)N);
-		for (int64_t b = 0; b < steps_per_epoch; b++) {
-			int64_t gb = b * B, ge = gb + B < N ? gb + B : N, lb, le;
+	for (; s.epoch < spec->epochs && st == W2S_STATUS_OK; s.epoch++, s.batch = 0) {
+		w2s_rng_permutation(seed, stream, (uint64_t)s.epoch, perm, (size_t)N);
+		for (; s.batch < steps_per_epoch; s.batch++) {
+			int64_t gb = s.batch * B, ge = gb + B < N ? gb + B : N, lb, le;
 			w2s_shard(ge - gb, c->rank, c->size, &lb, &le);
 			int64_t n = le - lb;
 			for (int64_t r = 0; r < n; r++) {
@@ -96,45 +138,49 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				w2s_mlp_backward(m, &work, xb, (size_t)n, dlogits);
 			}
 			m->grads[m->nparams] = (float)lsum;
+			m->grads[m->nparams + 2] = ckpt && ckpt->stop && *ckpt->stop ? 1.0f : 0.0f;
 			w2s_comm_sum_floats(c, m->grads, ngrad);
 
-			/* After the sum every rank holds the same numbers, so this
-			 * check branches alike everywhere. */
+			/* After the sum every rank holds the same numbers, so these
+			 * checks branch alike everywhere. */
 			float step_loss = m->grads[m->nparams];
+			int stopping = m->grads[m->nparams + 2] > 0;
 			grad_norm = w2s_grad_clip(m->grads, m->nparams, spec->clip);
 			if (!isfinite(step_loss) || !isfinite(grad_norm)) {
-				w2s_log_error("%s: the loss became %s at step %lld (epoch %lld); "
-					      "try a smaller train.lr or a train.clip",
-					      log->label, isfinite(step_loss) ? "finite but the gradient did not" : "not finite",
-					      (long long)step + 1, (long long)epoch + 1);
+				w2s_log_error("%s: the %s is not finite at step %lld (epoch %lld); a "
+					      "smaller train.lr or a train.clip may help",
+					      log->label, isfinite(step_loss) ? "gradient" : "loss",
+					      (long long)s.step + 1, (long long)s.epoch + 1);
 				st = W2S_STATUS_NUMERIC;
 				break;
 			}
 			lr = w2s_optim_step(&opt, m->params, m->grads);
-			step++;
-			loss_sum += step_loss;
-			correct += m->grads[m->nparams + 1];
-			seen += (double)(ge - gb);
+			s.step++;
+			s.loss_sum += step_loss;
+			s.correct += m->grads[m->nparams + 1];
+			s.seen += (double)(ge - gb);
 
-			if (step % log->every == 0 || step == total) {
+			if (s.step % log->every == 0 || s.step == total) {
 				double now = w2s_comm_time();
 				struct w2s_trace_row row = {
-					.step = step,
-					.epoch = (double)step / (double)steps_per_epoch,
-					.loss = loss_sum / seen,
-					.acc = correct / seen,
+					.step = s.step,
+					.epoch = (double)s.step / (double)steps_per_epoch,
+					.loss = s.loss_sum / s.seen,
+					.acc = s.correct / s.seen,
 					.lr = lr,
 					.grad_norm = grad_norm,
 					.seconds = now - t0,
-					.samples_per_s = seen / (now - t_last > 0 ? now - t_last : 1e-9),
+					.samples_per_s = s.seen / (now - t_last > 0 ? now - t_last : 1e-9),
 				};
 				char eta[32];
-				format_eta((now - t0) / (double)step * (double)(total - step), eta,
+				format_eta((now - t0) / (double)s.step * (double)(total - s.step), eta,
 					   sizeof eta);
 				w2s_log_info("%-16s step %6lld/%lld  epoch %5.2f  loss %.4f  acc %.4f  "
 					     "lr %.2e  %9.0f samples/s  ETA %s",
-					     log->label, (long long)step, (long long)total, row.epoch,
+					     log->label, (long long)s.step, (long long)total, row.epoch,
 					     row.loss, row.acc, row.lr, row.samples_per_s, eta);
+				W2S_CHECK(s.ntrace < capacity);
+				s.trace_rows[s.ntrace++] = row;
 				int bad = 0;
 				if (log->trace)
 					bad = w2s_trace_append(log->trace, log->trace_index, &row) != 0;
@@ -144,14 +190,29 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				}
 				res->last_loss = row.loss;
 				t_last = now;
-				loss_sum = correct = seen = 0;
+				s.loss_sum = s.correct = s.seen = 0;
+			}
+			int periodic = ckpt && ckpt->every > 0 && s.step % ckpt->every == 0;
+			if (ckpt && ckpt->save && (periodic || stopping) && s.step < total) {
+				struct w2s_train_state at =
+					next_position(&s, steps_per_epoch, w2s_comm_time() - t0);
+				st = ckpt->save(ckpt->ctx, m, &opt, &at, 0);
+				if (st == W2S_STATUS_OK && stopping)
+					st = W2S_STATUS_STOPPED;
+				if (st != W2S_STATUS_OK)
+					break;
 			}
 		}
 	}
-	res->steps = step;
+	res->steps = s.step;
 	res->seconds = w2s_comm_time() - t0;
-	res->samples_per_s = res->seconds > 0 ? (double)step * (double)B / res->seconds : 0;
+	res->samples_per_s = res->seconds > 0 ? (double)s.step * (double)B / res->seconds : 0;
+	if (st == W2S_STATUS_OK && ckpt && ckpt->save) {
+		s.seconds = res->seconds;
+		st = ckpt->save(ckpt->ctx, m, &opt, &s, 1);
+	}
 
+	free(s.trace_rows);
 	free(dlogits);
 	free(yb);
 	free(tb);

@@ -445,7 +445,7 @@ static void bad_set_forms_are_refused_naming_the_override(void **state)
 		{"=1", "--set '=1': expected KEY=VALUE"},
 		{"a..b=1", "--set 'a..b=1': expected KEY=VALUE with KEY like train.lr"},
 		{"trian.lr=1",
-		 "--set trian.lr=1: unknown key 'trian' (accepted: seed, data, models, train, w2s, log)"},
+		 "--set trian.lr=1: unknown key 'trian' (accepted: seed, data, models, train, w2s, log, checkpoint)"},
 		{"train.lrr=1", "--set train.lrr=1: unknown key 'lrr' in train (accepted: optimizer,"},
 		{"train.lr=abc", "--set train.lr=abc: train.lr: expected a number > 0, found 'abc'"},
 		{"train.lr=", "--set train.lr=: train.lr: expected a number > 0, found nothing"},
@@ -522,8 +522,8 @@ static void json_is_the_same_whatever_the_order_and_spelling(void **state)
 	unlink(pa);
 	unlink(pb);
 	assert_string_equal(ca.json, cb.json);
-	/* Sorted and compact: the first key is "data", no spaces. */
-	assert_true(strncmp(ca.json, "{\"data\":{", 9) == 0);
+	/* Sorted and compact: the first key is "checkpoint", no spaces. */
+	assert_true(strncmp(ca.json, "{\"checkpoint\":{", 15) == 0);
 	assert_null(strchr(ca.json, ' '));
 	w2s_config_free(&ca);
 	w2s_config_free(&cb);
@@ -660,7 +660,7 @@ static void reference_and_doc_name_every_key(void **state)
 		"train.optimizer", "train.lr", "train.lr_min", "train.schedule", "train.warmup",
 		"train.batch", "train.epochs", "train.weight_decay", "train.momentum", "train.beta1",
 		"train.beta2", "train.eps", "train.clip", "w2s.weak", "w2s.strong", "w2s.loss",
-		"log.every",
+		"log.every", "checkpoint.every", "checkpoint.keep",
 	};
 	const char *ref = w2s_config_reference();
 	int lines = count_of(ref, "\n");

@@ -21,10 +21,12 @@ enum w2s_status {
 	W2S_STATUS_NUMERIC, /* a NaN or an infinity where a number was due */
 	W2S_STATUS_NOMEM,   /* an allocation the user's sizes asked for failed */
 	W2S_STATUS_EXISTS,  /* results already there and no permission to replace them */
+	W2S_STATUS_STOPPED, /* stopped on a signal after writing a checkpoint */
 };
 
 /* The process exit code for a status: 0 for OK, 2 usage, 3 config, 4 I/O,
- * 5 numeric, 6 memory, 7 existing results. */
+ * 5 numeric, 6 memory, 7 existing results, 8 stopped (resume with
+ * --resume). */
 int w2s_status_exit_code(enum w2s_status s);
 
 /* A broken invariant (a bug, not bad input): prints file, line and the

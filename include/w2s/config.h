@@ -115,6 +115,10 @@ struct w2s_config {
 	struct {
 		int64_t every;  /* a progress line and a trace row every this many steps */
 	} log;
+	struct {
+		int64_t every;  /* steps between checkpoints of a model; 0: only at its end */
+		int64_t keep;   /* newest checkpoints kept per model */
+	} checkpoint;
 	/* Filled by w2s_config_load; owned, freed by w2s_config_free. */
 	char *json; /* canonical JSON of the whole effective config (sorted keys, compact) */
 	char *yaml; /* the same as block YAML, loadable by w2s_config_load */
@@ -142,6 +146,11 @@ int w2s_config_view_index(const struct w2s_config *c, const char *name);
 int64_t w2s_config_view_width(const struct w2s_config *c, const char *view);
 /* Number of classes of the task. */
 int w2s_config_classes(const struct w2s_config *c);
+
+/* Where two configs (canonical JSON, as in c->json) differ: writes up to
+ * three "key.path: A vs B" items into out and returns how many keys differ
+ * (0: the same config).  Unparsable JSON counts as one difference. */
+int w2s_config_diff(const char *json_a, const char *json_b, char *out, size_t size);
 
 /* The reference of every key: name, type, default and meaning, one per
  * line, for `w2s run --help` and doc/config.md. */

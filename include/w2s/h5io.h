@@ -82,6 +82,12 @@ enum w2s_status w2s_h5_attr_double(struct w2s_h5 *f, const char *obj, const char
 enum w2s_status w2s_h5_attr_read_string(struct w2s_h5 *f, const char *obj, const char *name,
 					char **value);
 
+/* Not collective: read a numeric attribute (converted to the type asked). */
+enum w2s_status w2s_h5_attr_read_int64(struct w2s_h5 *f, const char *obj, const char *name,
+				       int64_t *value);
+enum w2s_status w2s_h5_attr_read_double(struct w2s_h5 *f, const char *obj, const char *name,
+					double *value);
+
 /* Where a file came from, stored as attributes of its root group. */
 struct w2s_provenance {
 	const char *kind;        /* "data", "run", "metrics" */
@@ -113,6 +119,13 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 				   const struct w2s_h5_column *cols, int ncols, size_t row_size,
 				   const void *rows, int64_t n);
 
+/* Not collective: reads the whole compound dataset `path` into rows (n
+ * rows of row_size bytes, allocated; caller frees), matching columns by
+ * name.  A missing column is an error. */
+enum w2s_status w2s_h5_read_table(struct w2s_h5 *f, const char *path,
+				  const struct w2s_h5_column *cols, int ncols, size_t row_size,
+				  void **rows, int64_t *n);
+
 /* ---- traces: rank 0 only ---- */
 
 #define W2S_TRACE_MAX 64
@@ -121,6 +134,8 @@ struct w2s_trace_row {
 	int64_t step;
 	double epoch, loss, acc, lr, grad_norm, seconds, samples_per_s;
 };
+/* The columns of a trace row, for storing traces as tables (checkpoints). */
+extern const struct w2s_h5_column w2s_trace_columns[8];
 
 struct w2s_trace {
 	hid_t file;

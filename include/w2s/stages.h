@@ -13,6 +13,7 @@
 #ifndef W2S_STAGES_H
 #define W2S_STAGES_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "w2s/comm.h"
@@ -26,7 +27,8 @@ double w2s_pgr(double p_weak, double p_w2s, double p_ceiling);
 /* Generates every row of the task, each rank its shard, and writes the
  * data file: /views/<view> (N, D) float32, /target (N) int32,
  * /splits/<split> row indices (int64), attributes task, seed, config.  The
- * bytes do not depend on the number of ranks. */
+ * bytes do not depend on the number of ranks.  The file is written under a
+ * temporary name and renamed when whole. */
 enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config *cfg,
 			      const char *path, const struct w2s_provenance *prov);
 
@@ -34,18 +36,25 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 struct w2s_run_opts {
 	const char *out;     /* output folder; created if missing */
 	bool force;          /* replace results already in `out` */
+	bool resume;         /* finish the run in `out`: skip what is done, resume from checkpoints */
+	volatile sig_atomic_t *stop; /* set by a signal handler: checkpoint and stop (may be NULL) */
 	const struct w2s_provenance *prov; /* config_json filled in; kind set per file */
 };
 
 /* Runs the experiment of cfg into opts->out and prints the results table
- * (rank 0). */
+ * (rank 0).  OUT/run.h5 appears only when the run is complete (written
+ * under a temporary name).  Each model checkpoints into OUT/ckpt. */
 enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_config *cfg,
 				 const struct w2s_run_opts *opts);
 
-/* Writes OUT/config.yaml (rank 0, through a temporary file and a rename)
- * after making the folder; refuses (W2S_STATUS_EXISTS) when `guard` names a
- * file already in OUT and force is false.  Collective. */
+/* Collective: makes the folder OUT and writes OUT/config.yaml (rank 0,
+ * through a temporary file and a rename).  When `guard` (a file name) is
+ * already in OUT: with force, the old checkpoints go and the run starts
+ * over; with resume, the config in OUT must be the same as cfg (else
+ * W2S_STATUS_CONFIG naming the keys that differ); with neither,
+ * W2S_STATUS_EXISTS.  *resuming tells whether there is a run to resume. */
 enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s_config *cfg,
-				      const char *out, const char *guard, bool force);
+				      const char *out, const char *guard, bool force,
+				      bool resume, bool *resuming);
 
 #endif

@@ -18,12 +18,14 @@
 #ifndef W2S_TRAIN_H
 #define W2S_TRAIN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "w2s/comm.h"
 #include "w2s/config.h"
 #include "w2s/h5io.h"
 #include "w2s/mlp.h"
+#include "w2s/optim.h"
 
 struct w2s_train_data {
 	int64_t n;          /* N rows */
@@ -42,6 +44,39 @@ struct w2s_train_log {
 	int trace_index;
 };
 
+/* Where training stands between two steps: with the parameters and the
+ * optimizer's moments, all that a checkpoint needs for an exact resume.
+ * The batch order of an epoch is a function of (seed, stream, epoch), so
+ * the position in the data is two integers. */
+struct w2s_train_state {
+	int64_t step;        /* updates done */
+	int64_t epoch;       /* epoch of the next batch */
+	int64_t batch;       /* index of the next batch within that epoch */
+	double loss_sum;     /* sums over the steps since the last trace row */
+	double correct;
+	double seen;
+	double seconds;      /* training time before this process took over */
+	int64_t ntrace;      /* trace rows so far, in trace_rows */
+	struct w2s_trace_row *trace_rows; /* (capacity) every trace row written, owned by the loop */
+};
+
+/* Checkpointing and stopping.  save() is called collectively with the
+ * model, optimizer and state every `every` steps, at the end (final true),
+ * and when a stop was requested; it returns a status that every rank
+ * agrees on.  stop points at a flag a signal handler sets (may be NULL):
+ * the ranks sum it with the gradients, so all stop after the same step. */
+struct w2s_train_ckpt {
+	int64_t every;
+	enum w2s_status (*save)(void *ctx, const struct w2s_mlp *m, const struct w2s_optim *o,
+				const struct w2s_train_state *s, int final);
+	void *ctx;
+	volatile sig_atomic_t *stop;
+	/* Resume from here instead of the start: state, and the moments m and
+	 * v (nparams each); the parameters are already in the model. */
+	const struct w2s_train_state *from;
+	const float *from_m, *from_v;
+};
+
 struct w2s_train_result {
 	int64_t steps;
 	double seconds;
@@ -50,17 +85,70 @@ struct w2s_train_result {
 };
 
 /* Collective: trains m from its current parameters on d with the
- * hyperparameters of spec; the shuffling comes from (seed, stream).
+ * hyperparameters of spec; the shuffling comes from (seed, stream).  ckpt
+ * may be NULL (no checkpoints, no stopping, start from the beginning).
  * Returns W2S_STATUS_NUMERIC (on every rank, after one message) if the loss
- * or gradient stops being finite, W2S_STATUS_IO if a trace write fails. */
+ * or gradient stops being finite, W2S_STATUS_IO if a trace or checkpoint
+ * write fails, W2S_STATUS_STOPPED after checkpointing on request. */
 enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				const struct w2s_train_spec *spec,
 				const struct w2s_train_data *d, uint64_t seed, uint32_t stream,
-				const struct w2s_train_log *log, struct w2s_train_result *res);
+				const struct w2s_train_log *log, const struct w2s_train_ckpt *ckpt,
+				struct w2s_train_result *res);
+
+/* Steps a model takes with this spec on n rows (epochs * batches). */
+int64_t w2s_train_total_steps(const struct w2s_train_spec *spec, int64_t n);
 
 /* Not collective: logits (n, C) of rows x (n, D) in batches of `batch`;
  * probs (n, C) and pred (n) are filled when not NULL. */
 void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64_t batch,
 		       float *logits, float *probs, int32_t *pred);
+
+/* ---- checkpoints ----
+ *
+ * DIR/<name>-<step>.h5 holds /params, /adam_m, /adam_v (nparams each, written
+ * collectively, each rank its share), /trace (the trace rows so far) and as
+ * attributes the state (step, epoch, batch, sums), final, seed and stream
+ * of the batch order, world size and the config (canonical JSON).  It is
+ * written under a temporary name and renamed when complete, so a file with
+ * the final name is always whole. */
+
+struct w2s_ckpt_meta {
+	const char *dir;          /* folder of the checkpoints */
+	const char *name;         /* model instance */
+	const char *config_json;  /* the run's config; a checkpoint of another is skipped */
+	uint64_t seed;
+	uint32_t stream;
+	int64_t keep;             /* newest checkpoints of this instance kept */
+};
+
+/* Collective: writes the checkpoint of the state after s->step steps and
+ * removes the older ones beyond meta->keep.  The path written goes into
+ * written (may be NULL). */
+enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_meta *meta,
+			       const struct w2s_mlp *m, const struct w2s_optim *o,
+			       const struct w2s_train_state *s, int final, char *written,
+			       size_t size);
+
+/* What w2s_ckpt_load found: the state (trace_rows owned), the moments
+ * (nparams each, owned), whether training had finished, and the file. */
+struct w2s_ckpt_loaded {
+	struct w2s_train_state state;
+	float *m, *v;
+	int final;
+	char path[4096];
+};
+
+/* Collective: loads the newest whole checkpoint of meta->name into m (whose
+ * shape must match) and out.  A checkpoint that cannot be read, or that
+ * belongs to another config, is skipped with a warning for the one before
+ * it.  *found is 0 when there is none (m untouched). */
+enum w2s_status w2s_ckpt_load(const struct w2s_comm *c, const struct w2s_ckpt_meta *meta,
+			      struct w2s_mlp *m, struct w2s_ckpt_loaded *out, int *found);
+/* Safe on a zeroed struct and twice. */
+void w2s_ckpt_loaded_free(struct w2s_ckpt_loaded *l);
+
+/* Collective (rank 0 acts): removes every checkpoint in dir. */
+void w2s_ckpt_remove_all(const struct w2s_comm *c, const char *dir);
 
 #endif
