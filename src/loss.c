@@ -1,6 +1,7 @@
 /*
- * loss.c: softmax cross-entropy (hard and soft targets) and the argmax
- * helpers that score predictions.
+ * loss.c: softmax cross-entropy (hard and soft targets), the losses a
+ * student learns from a teacher's outputs with, and the argmax helpers that
+ * score predictions.
  *
  * Dimension legend: n rows, C classes.  Per row, the log-sum-exp is formed in
  * double after subtracting the row maximum, so logits of any finite size
@@ -18,18 +19,29 @@
 
 #include <math.h>
 
-/* log(sum_c exp(z_c)) of one row (C), as max + log(sum exp(z - max)) so
- * that no exp overflows and the largest term is exactly 1. */
-static double loss_row_logsumexp(const float *z, size_t C)
+/* log(sum_c exp(z_c - max)) of one row (C), with *max = max_c z_c, so that
+ * no exp overflows and the largest term is exactly 1.  Kept apart from max
+ * for losses that need log p = (z - max) - logsum to full precision: adding
+ * max first rounds log p to the ulp of max, 1e-13 at logits of 1e3. */
+static double loss_row_logsum(const float *z, size_t C, double *max)
 {
-	float max = z[0];
+	float m = z[0];
 	for (size_t c = 1; c < C; c++)
-		if (z[c] > max)
-			max = z[c];
+		if (z[c] > m)
+			m = z[c];
 	double sum = 0.0;
 	for (size_t c = 0; c < C; c++)
-		sum += exp((double)z[c] - (double)max);
-	return (double)max + log(sum);
+		sum += exp((double)z[c] - (double)m);
+	*max = m;
+	return log(sum);
+}
+
+/* log(sum_c exp(z_c)) of one row (C). */
+static double loss_row_logsumexp(const float *z, size_t C)
+{
+	double max;
+	double logsum = loss_row_logsum(z, C, &max);
+	return max + logsum;
 }
 
 double w2s_loss_xent_hard(const float *logits, const int32_t *y, size_t n, size_t C,
@@ -72,6 +84,40 @@ double w2s_loss_xent_soft(const float *logits, const float *t, size_t n, size_t 
 		total += row;
 		if (dlogits == NULL)
 			continue;
+		float *d = dlogits + i * C;
+		for (size_t c = 0; c < C; c++) {
+			double p = exp((double)z[c] - lse);
+			d[c] = (float)((double)scale * (p - (double)ti[c]));
+		}
+	}
+	return total;
+}
+
+double w2s_loss_kl(const float *logits, const float *t, size_t n, size_t C, float scale,
+		   float *dlogits)
+{
+	W2S_CHECK(n == 0 || C > 0);
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		const float *ti = t + i * C;
+		double max;
+		double logsum = loss_row_logsum(z, C, &max);
+		/* log t - log p per class rather than xent - H(t): those two
+		 * sums are each O(1) while their difference may be 1e-15. */
+		double row = 1.0;
+		for (size_t c = 0; c < C; c++) {
+			if (ti[c] == 0.0f)
+				continue;
+			double tc = (double)ti[c];
+			row += tc * (log(tc) - (((double)z[c] - max) - logsum)) - tc;
+		}
+		total += row > 0.0 ? row : 0.0;
+		if (dlogits == NULL)
+			continue;
+		/* The gradient as xent_soft forms it, bit for bit, so that
+		 * training on kl or on xent_soft takes the same steps. */
+		double lse = max + logsum;
 		float *d = dlogits + i * C;
 		for (size_t c = 0; c < C; c++) {
 			double p = exp((double)z[c] - lse);

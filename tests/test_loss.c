@@ -252,6 +252,122 @@ static void argmax_and_count_correct_break_ties_to_lower_class(void **state)
 	assert_int_equal(w2s_count_correct(z, y_lower, 0, 3), 0);
 }
 
+/* A loss as a function of its first argument alone, its other inputs bound
+ * in ctx: what the finite differences below vary. */
+typedef double (*loss_value_fn)(const void *ctx, const float *z);
+
+/* fd[i] = central difference of f over z[i] (len), with the step actually
+ * taken after rounding to float. */
+static void finite_differences(loss_value_fn f, const void *ctx, float *z, size_t len, double *fd)
+{
+	for (size_t i = 0; i < len; i++) {
+		float z0 = z[i];
+		z[i] = z0 + 1e-3f;
+		double hp = z[i];
+		double lp = f(ctx, z);
+		z[i] = z0 - 1e-3f;
+		double hm = z[i];
+		double lm = f(ctx, z);
+		z[i] = z0;
+		fd[i] = (lp - lm) / (hp - hm);
+	}
+}
+
+/* Random logits (n, C) of spread 2 and random target rows (n, C) summing
+ * to 1 within float rounding, from the given seed. */
+static void random_logits_and_targets(uint64_t seed, size_t n, size_t C, float *z, float *t)
+{
+	for (size_t i = 0; i < n; i++) {
+		w2s_rng_normals(seed, 1, i, z + i * C, C);
+		for (size_t c = 0; c < C; c++)
+			z[i * C + c] *= 2.0f;
+		if (t == NULL)
+			continue;
+		double u[16], s = 0.0;
+		assert_true(C <= 16);
+		w2s_rng_uniforms(seed, 2, i, u, C);
+		for (size_t c = 0; c < C; c++)
+			s += u[c];
+		for (size_t c = 0; c < C; c++)
+			t[i * C + c] = (float)(u[c] / s);
+	}
+}
+
+/* Rows of t (4 rows, 4 classes) that sum to exactly 1 in float. */
+static const float DYADIC_T[4 * 4] = {0.5f,  0.25f, 0.125f, 0.125f, 0.0f,  0.75f, 0.25f, 0.0f,
+				      0.25f, 0.25f, 0.25f,  0.25f,  0.0625f, 0.0625f, 0.375f, 0.5f};
+
+struct kl_ctx {
+	const float *t;
+	size_t n, C;
+};
+
+static double kl_value(const void *ctx, const float *z)
+{
+	const struct kl_ctx *k = ctx;
+	return w2s_loss_kl(z, k->t, k->n, k->C, 1.0f, NULL);
+}
+
+static void kl_equals_xent_soft_minus_entropy_with_the_same_gradient(void **state)
+{
+	enum { N = 4, C = 4 };
+	float z[N * C], dk[N * C], ds[N * C];
+	random_logits_and_targets(21, N, C, z, NULL);
+	double entropy = 0.0;
+	for (size_t i = 0; i < N * C; i++)
+		if (DYADIC_T[i] > 0.0f)
+			entropy -= DYADIC_T[i] * log(DYADIC_T[i]);
+	double lk = w2s_loss_kl(z, DYADIC_T, N, C, 0.5f, dk);
+	double ls = w2s_loss_xent_soft(z, DYADIC_T, N, C, 0.5f, ds);
+	if (fabs(lk - (ls - entropy)) > 1e-12 * ls)
+		fail_msg("kl %.17g, xent_soft - H(t) %.17g (difference %g)", lk, ls - entropy,
+			 lk - (ls - entropy));
+	assert_memory_equal(dk, ds, sizeof(dk));
+}
+
+static void kl_is_nonnegative_and_zero_when_target_is_the_softmax(void **state)
+{
+	enum { N = 8, C = 5 };
+	float z[N * C], t[N * C], p[N * C];
+	random_logits_and_targets(22, N, C, z, t);
+	for (size_t i = 0; i < N; i++) {
+		double l = w2s_loss_kl(z + i * C, t + i * C, 1, C, 1.0f, NULL);
+		if (!(l > 0.0))
+			fail_msg("row %zu: kl %.17g against a random target, want > 0", i, l);
+	}
+	/* The float softmax is off from the exact one by ~1e-8 relative; the
+	 * generalized KL is second order in that, so ~1e-15 per row. */
+	w2s_softmax(z, p, N, C);
+	for (size_t i = 0; i < N; i++) {
+		double l = w2s_loss_kl(z + i * C, p + i * C, 1, C, 1.0f, NULL);
+		if (!(l >= 0.0 && l <= 1e-13))
+			fail_msg("row %zu: kl %.17g at t = softmax(z), want 0 within 1e-13", i, l);
+	}
+	/* Equal logits and a uniform dyadic target: every step is exact. */
+	const float z0[4] = {3.0f, 3.0f, 3.0f, 3.0f};
+	const float u[4] = {0.25f, 0.25f, 0.25f, 0.25f};
+	float d[4];
+	double l = w2s_loss_kl(z0, u, 1, 4, 1.0f, d);
+	if (l != 0.0)
+		fail_msg("kl %.17g for a uniform target at equal logits, want exactly 0", l);
+	const double zero[4] = {0, 0, 0, 0};
+	assert_close("kl gradient for a uniform target at equal logits", d, zero, 4, 1e-15);
+}
+
+static void kl_gradient_matches_finite_differences(void **state)
+{
+	enum { N = 4, C = 5 };
+	float z[N * C], t[N * C], d[N * C];
+	double fd[N * C];
+	random_logits_and_targets(23, N, C, z, t);
+	struct kl_ctx k = {t, N, C};
+	(void)w2s_loss_kl(z, t, N, C, 0.25f, d);
+	finite_differences(kl_value, &k, z, N * C, fd);
+	for (size_t i = 0; i < N * C; i++)
+		fd[i] *= 0.25;
+	assert_close("kl gradient (scale 0.25) vs finite differences", d, fd, N * C, 1e-5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +380,9 @@ int main(void)
 		cmocka_unit_test(scale_multiplies_dlogits_and_not_the_loss),
 		cmocka_unit_test(dlogits_may_overwrite_logits),
 		cmocka_unit_test(argmax_and_count_correct_break_ties_to_lower_class),
+		cmocka_unit_test(kl_equals_xent_soft_minus_entropy_with_the_same_gradient),
+		cmocka_unit_test(kl_is_nonnegative_and_zero_when_target_is_the_softmax),
+		cmocka_unit_test(kl_gradient_matches_finite_differences),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,16 @@ double w2s_loss_xent_hard(const float *logits, const int32_t *y, size_t n, size_
 double w2s_loss_xent_soft(const float *logits, const float *t, size_t n, size_t C,
 			  float scale, float *dlogits);
 
+/* KL(t_i || softmax(z_i)) summed over rows: xent_soft minus the entropy of
+ * t.  Each row is computed as sum_c t_c log(t_c / p_c) + (1 - sum_c t_c),
+ * the generalized KL, which equals KL for rows summing to 1 and stays >= 0
+ * for float rows whose sum is off by rounding, so at t == softmax(z) it is 0
+ * to about 1e-15 rather than to the 1e-7 of the row sum.  What rounding still
+ * leaves below 0 is set to 0 per row.  Gradient scale * (softmax - t), bit
+ * for bit that of xent_soft. */
+double w2s_loss_kl(const float *logits, const float *t, size_t n, size_t C, float scale,
+		   float *dlogits);
+
 /* Row-wise softmax of logits (n, C) into probs (n, C); may alias. */
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C);
 
