@@ -127,6 +127,81 @@ double w2s_loss_kl(const float *logits, const float *t, size_t n, size_t C, floa
 	return total;
 }
 
+/* log(sum_c exp(z_c / T)) of one row (C), in the manner of
+ * loss_row_logsum: *max = max_c z_c / T, returned log sum exp(z/T - max).
+ * Dividing before subtracting makes z_c / T - max exactly what the callers
+ * form, so the largest term is exactly 1. */
+static double loss_row_logsum_at(const float *z, size_t C, double T, double *max)
+{
+	float m = z[0];
+	for (size_t c = 1; c < C; c++)
+		if (z[c] > m)
+			m = z[c];
+	double mt = (double)m / T, sum = 0.0;
+	for (size_t c = 0; c < C; c++)
+		sum += exp((double)z[c] / T - mt);
+	*max = mt;
+	return log(sum);
+}
+
+double w2s_loss_kd(const float *logits, const int32_t *y, const float *tz, size_t n, size_t C,
+		   float T, float l, float scale, float *dlogits)
+{
+	W2S_CHECK(n == 0 || C > 0);
+	W2S_CHECK(T > 0.0f && l >= 0.0f && l <= 1.0f);
+	W2S_CHECK(l == 0.0f || tz != NULL);
+	W2S_CHECK(l == 1.0f || y != NULL);
+	const double dT = T, hard = 1.0 - (double)l, soft = (double)l;
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		const float *tzi = soft != 0.0 ? tz + i * C : NULL;
+		/* Each term is skipped, not multiplied by 0, when its weight is
+		 * 0: the other's inputs may then be anything, and l = 0 leaves
+		 * exactly the arithmetic of xent_hard. */
+		double lse = 0.0, smax = 0.0, slogsum = 0.0, tmax = 0.0, tlogsum = 0.0;
+		double row = 0.0;
+		if (hard != 0.0) {
+			W2S_CHECK(y[i] >= 0 && (size_t)y[i] < C);
+			lse = loss_row_logsumexp(z, C);
+			row += hard * (lse - (double)z[y[i]]);
+		}
+		if (soft != 0.0) {
+			slogsum = loss_row_logsum_at(z, C, dT, &smax);
+			tlogsum = loss_row_logsum_at(tzi, C, dT, &tmax);
+			double kl = 0.0;
+			for (size_t c = 0; c < C; c++) {
+				double lq = ((double)tzi[c] / dT - tmax) - tlogsum;
+				double q = exp(lq);
+				/* q underflowing to 0 contributes 0, and skipping it
+				 * avoids 0 * -inf where a logit is -inf. */
+				if (q != 0.0)
+					kl += q * (lq - (((double)z[c] / dT - smax) - slogsum));
+			}
+			row += soft * dT * dT * (kl > 0.0 ? kl : 0.0);
+		}
+		total += row;
+		if (dlogits == NULL)
+			continue;
+		float *d = dlogits + i * C;
+		for (size_t c = 0; c < C; c++) {
+			double g = 0.0;
+			if (hard != 0.0) {
+				double p = exp((double)z[c] - lse);
+				double t = (size_t)y[i] == c ? 1.0 : 0.0;
+				g = hard * (p - t);
+			}
+			if (soft != 0.0) {
+				double ps = exp(((double)z[c] / dT - smax) - slogsum);
+				double q = exp(((double)tzi[c] / dT - tmax) - tlogsum);
+				g += soft * dT * (ps - q);
+			}
+			d[c] = (float)((double)scale * g);
+		}
+	}
+	return total;
+}
+
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -252,6 +252,20 @@ static void argmax_and_count_correct_break_ties_to_lower_class(void **state)
 	assert_int_equal(w2s_count_correct(z, y_lower, 0, 3), 0);
 }
 
+/* Softmax of one row (C) at temperature T in double, by the textbook
+ * formula: an independent reference for the library's log-space code. */
+static void ref_softmax_row(const float *z, size_t C, double T, double *p)
+{
+	double max = z[0] / T, sum = 0.0;
+	for (size_t c = 1; c < C; c++)
+		if (z[c] / T > max)
+			max = z[c] / T;
+	for (size_t c = 0; c < C; c++)
+		sum += p[c] = exp(z[c] / T - max);
+	for (size_t c = 0; c < C; c++)
+		p[c] /= sum;
+}
+
 /* A loss as a function of its first argument alone, its other inputs bound
  * in ctx: what the finite differences below vary. */
 typedef double (*loss_value_fn)(const void *ctx, const float *z);
@@ -368,6 +382,98 @@ static void kl_gradient_matches_finite_differences(void **state)
 	assert_close("kl gradient (scale 0.25) vs finite differences", d, fd, N * C, 1e-5);
 }
 
+struct kd_ctx {
+	const int32_t *y;
+	const float *tz;
+	size_t n, C;
+	float T, l;
+};
+
+static double kd_value(const void *ctx, const float *z)
+{
+	const struct kd_ctx *k = ctx;
+	return w2s_loss_kd(z, k->y, k->tz, k->n, k->C, k->T, k->l, 1.0f, NULL);
+}
+
+/* (1 - l) (-log p_y) + l T^2 sum_c q_c log(q_c / s_c) from textbook
+ * softmaxes in double. */
+static double kd_reference(const struct kd_ctx *k, const float *z)
+{
+	double total = 0.0;
+	for (size_t i = 0; i < k->n; i++) {
+		double p[16], ps[16], q[16];
+		assert_true(k->C <= 16);
+		ref_softmax_row(z + i * k->C, k->C, 1.0, p);
+		ref_softmax_row(z + i * k->C, k->C, k->T, ps);
+		ref_softmax_row(k->tz + i * k->C, k->C, k->T, q);
+		double kl = 0.0;
+		for (size_t c = 0; c < k->C; c++)
+			kl += q[c] * log(q[c] / ps[c]);
+		total += (1.0 - k->l) * -log(p[k->y[i]]) + k->l * k->T * k->T * kl;
+	}
+	return total;
+}
+
+static void kd_with_l_zero_equals_xent_hard_and_ignores_the_teacher(void **state)
+{
+	enum { N = 6, C = 4 };
+	float z[N * C], tz[N * C], dk[N * C], dh[N * C];
+	int32_t y[N];
+	random_logits_and_targets(31, N, C, z, NULL);
+	for (size_t i = 0; i < N; i++)
+		y[i] = (int32_t)((i * 3) % C);
+	for (size_t i = 0; i < N * C; i++)
+		tz[i] = NAN;
+	double lh = w2s_loss_xent_hard(z, y, N, C, 0.5f, dh);
+	double lk = w2s_loss_kd(z, y, tz, N, C, 2.0f, 0.0f, 0.5f, dk);
+	if (lk != lh)
+		fail_msg("kd at l = 0: %.17g, xent_hard %.17g", lk, lh);
+	assert_memory_equal(dk, dh, sizeof(dk));
+	lk = w2s_loss_kd(z, y, NULL, N, C, 3.0f, 0.0f, 0.5f, dk);
+	assert_true(lk == lh);
+	assert_memory_equal(dk, dh, sizeof(dk));
+}
+
+static void kd_matches_a_reference_and_vanishes_on_the_teachers_own_logits(void **state)
+{
+	enum { N = 5, C = 4 };
+	float z[N * C], tz[N * C], d[N * C];
+	int32_t y[N] = {0, 3, 1, 2, 2};
+	random_logits_and_targets(32, N, C, z, NULL);
+	random_logits_and_targets(33, N, C, tz, NULL);
+	const float temps[3] = {0.5f, 2.0f, 7.0f}, ls[3] = {0.25f, 0.5f, 1.0f};
+	for (int a = 0; a < 3; a++)
+		for (int b = 0; b < 3; b++) {
+			struct kd_ctx k = {y, tz, N, C, temps[a], ls[b]};
+			double got = w2s_loss_kd(z, y, tz, N, C, temps[a], ls[b], 1.0f, NULL);
+			double want = kd_reference(&k, z);
+			if (fabs(got - want) > 1e-12 * want)
+				fail_msg("T %g, l %g: kd %.17g, reference %.17g (difference %g)",
+					 temps[a], ls[b], got, want, got - want);
+		}
+	/* Pure distillation from identical logits: KL is 0 and so is its
+	 * gradient; y is not read. */
+	double l = w2s_loss_kd(z, NULL, z, N, C, 2.0f, 1.0f, 1.0f, d);
+	if (!(l >= 0.0 && l <= 1e-14))
+		fail_msg("kd of a model against itself %.17g, want 0 within 1e-14", l);
+	double zero[N * C] = {0};
+	assert_close("kd gradient against itself", d, zero, N * C, 1e-15);
+}
+
+static void kd_gradient_matches_finite_differences_at_T2_l_half(void **state)
+{
+	enum { N = 4, C = 5 };
+	float z[N * C], tz[N * C], d[N * C];
+	int32_t y[N] = {4, 0, 2, 1};
+	double fd[N * C];
+	random_logits_and_targets(34, N, C, z, NULL);
+	random_logits_and_targets(35, N, C, tz, NULL);
+	struct kd_ctx k = {y, tz, N, C, 2.0f, 0.5f};
+	(void)w2s_loss_kd(z, y, tz, N, C, 2.0f, 0.5f, 1.0f, d);
+	finite_differences(kd_value, &k, z, N * C, fd);
+	assert_close("kd gradient (T 2, l 0.5) vs finite differences", d, fd, N * C, 1e-5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +489,9 @@ int main(void)
 		cmocka_unit_test(kl_equals_xent_soft_minus_entropy_with_the_same_gradient),
 		cmocka_unit_test(kl_is_nonnegative_and_zero_when_target_is_the_softmax),
 		cmocka_unit_test(kl_gradient_matches_finite_differences),
+		cmocka_unit_test(kd_with_l_zero_equals_xent_hard_and_ignores_the_teacher),
+		cmocka_unit_test(kd_matches_a_reference_and_vanishes_on_the_teachers_own_logits),
+		cmocka_unit_test(kd_gradient_matches_finite_differences_at_T2_l_half),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

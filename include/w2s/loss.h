@@ -33,6 +33,16 @@ double w2s_loss_xent_soft(const float *logits, const float *t, size_t n, size_t 
 double w2s_loss_kl(const float *logits, const float *t, size_t n, size_t C, float scale,
 		   float *dlogits);
 
+/* Knowledge distillation (Hinton et al. 2015) from teacher logits tz (n, C)
+ * at temperature T > 0, mixed with ground truth y (n) by l in [0, 1]:
+ *   (1 - l) xent(softmax(z), y) + l T^2 KL(softmax(tz / T) || softmax(z / T)).
+ * T^2 keeps the soft term's gradient, T (softmax(z/T) - softmax(tz/T)), on
+ * the scale of the hard one as T grows.  l = 0 is w2s_loss_xent_hard bit
+ * for bit and never reads tz (may be NULL); l = 1 never reads y (may be
+ * NULL).  dlogits may alias logits, not tz. */
+double w2s_loss_kd(const float *logits, const int32_t *y, const float *tz, size_t n, size_t C,
+		   float T, float l, float scale, float *dlogits);
+
 /* Row-wise softmax of logits (n, C) into probs (n, C); may alias. */
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C);
 
