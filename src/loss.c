@@ -202,6 +202,60 @@ double w2s_loss_kd(const float *logits, const int32_t *y, const float *tz, size_
 	return total;
 }
 
+/* b log p + c log t for one class: the log of the product target before
+ * normalization.  A power of 0 contributes 0 outright, so p^0 = t^0 = 1
+ * even where the log is -inf. */
+static double loss_product_log_weight(double logp, float t, double b, double c)
+{
+	double w = 0.0;
+	if (b != 0.0)
+		w += b * logp;
+	if (c != 0.0)
+		w += c * log((double)t);
+	return w;
+}
+
+double w2s_loss_product(const float *logits, const float *t, size_t n, size_t C, float b,
+			float c, float scale, float *dlogits)
+{
+	W2S_CHECK(n == 0 || C > 0);
+	W2S_CHECK(b >= 0.0f && c >= 0.0f);
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		const float *ti = t + i * C;
+		double max;
+		double logsum = loss_row_logsum(z, C, &max);
+		/* Normalize the log weights by their own log-sum-exp; they
+		 * are recomputed in each pass rather than held in scratch. */
+		double wmax = -INFINITY;
+		for (size_t k = 0; k < C; k++) {
+			double logp = ((double)z[k] - max) - logsum;
+			double w = loss_product_log_weight(logp, ti[k], b, c);
+			if (w > wmax)
+				wmax = w;
+		}
+		double wsum = 0.0;
+		for (size_t k = 0; k < C; k++) {
+			double logp = ((double)z[k] - max) - logsum;
+			wsum += exp(loss_product_log_weight(logp, ti[k], b, c) - wmax);
+		}
+		double wnorm = wmax + log(wsum);
+		double row = 0.0;
+		float *d = dlogits != NULL ? dlogits + i * C : NULL;
+		for (size_t k = 0; k < C; k++) {
+			double logp = ((double)z[k] - max) - logsum;
+			double q = exp(loss_product_log_weight(logp, ti[k], b, c) - wnorm);
+			if (q != 0.0)
+				row -= q * logp;
+			if (d != NULL)
+				d[k] = (float)((double)scale * (exp(logp) - q));
+		}
+		total += row;
+	}
+	return total;
+}
+
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -474,6 +474,124 @@ static void kd_gradient_matches_finite_differences_at_T2_l_half(void **state)
 	assert_close("kd gradient (T 2, l 0.5) vs finite differences", d, fd, N * C, 1e-5);
 }
 
+/* Cross-entropy of textbook softmaxes against a fixed target (n, C) in
+ * double: for losses whose target is a constant to the gradient, the
+ * function whose derivative their dlogits must be. */
+struct frozen_ctx {
+	const double *target;
+	size_t n, C;
+};
+
+static double xent_against_frozen_target(const void *ctx, const float *z)
+{
+	const struct frozen_ctx *f = ctx;
+	double total = 0.0;
+	for (size_t i = 0; i < f->n; i++) {
+		double p[16];
+		assert_true(f->C <= 16);
+		ref_softmax_row(z + i * f->C, f->C, 1.0, p);
+		for (size_t c = 0; c < f->C; c++)
+			if (f->target[i * f->C + c] != 0.0)
+				total -= f->target[i * f->C + c] * log(p[c]);
+	}
+	return total;
+}
+
+/* The product target p^b t^c / sum, formed in linear space. */
+static void product_reference_target(const float *z, const float *t, size_t n, size_t C, double b,
+				     double c, double *target)
+{
+	for (size_t i = 0; i < n; i++) {
+		double p[16], sum = 0.0;
+		assert_true(C <= 16);
+		ref_softmax_row(z + i * C, C, 1.0, p);
+		for (size_t k = 0; k < C; k++)
+			sum += target[i * C + k] = pow(p[k], b) * pow(t[i * C + k], c);
+		for (size_t k = 0; k < C; k++)
+			target[i * C + k] /= sum;
+	}
+}
+
+struct product_ctx {
+	const float *t;
+	size_t n, C;
+	float b, c;
+};
+
+static double product_value(const void *ctx, const float *z)
+{
+	const struct product_ctx *k = ctx;
+	return w2s_loss_product(z, k->t, k->n, k->C, k->b, k->c, 1.0f, NULL);
+}
+
+static void product_with_b0_c1_equals_xent_soft(void **state)
+{
+	enum { N = 4, C = 4 };
+	float z[N * C], dp[N * C], ds[N * C];
+	random_logits_and_targets(41, N, C, z, NULL);
+	double lp = w2s_loss_product(z, DYADIC_T, N, C, 0.0f, 1.0f, 0.5f, dp);
+	double ls = w2s_loss_xent_soft(z, DYADIC_T, N, C, 0.5f, ds);
+	/* exp(log t) returns t to double rounding, not always bit for bit. */
+	if (fabs(lp - ls) > 1e-14 * ls)
+		fail_msg("product (b 0, c 1) %.17g, xent_soft %.17g (difference %g)", lp, ls,
+			 lp - ls);
+	double dsd[N * C];
+	for (size_t i = 0; i < N * C; i++)
+		dsd[i] = ds[i];
+	assert_close("product (b 0, c 1) vs xent_soft dlogits", dp, dsd, N * C, 1e-7);
+}
+
+static void product_matches_a_reference_target_formed_in_linear_space(void **state)
+{
+	enum { N = 5, C = 4 };
+	float z[N * C], t[N * C], d[N * C];
+	double target[N * C];
+	random_logits_and_targets(42, N, C, z, t);
+	t[1] = 0.0f; /* a class the teacher rules out */
+	const float bc[4][2] = {{1.0f, 1.0f}, {0.5f, 2.0f}, {3.0f, 0.0f}, {0.0f, 0.5f}};
+	for (int j = 0; j < 4; j++) {
+		product_reference_target(z, t, N, C, bc[j][0], bc[j][1], target);
+		struct frozen_ctx f = {target, N, C};
+		double want = xent_against_frozen_target(&f, z);
+		double got = w2s_loss_product(z, t, N, C, bc[j][0], bc[j][1], 1.0f, d);
+		if (fabs(got - want) > 1e-12 * want)
+			fail_msg("b %g, c %g: product %.17g, reference %.17g (difference %g)",
+				 bc[j][0], bc[j][1], got, want, got - want);
+		/* dlogits = p - target, so p - dlogits recovers the target. */
+		double p[C];
+		float got_target[C];
+		ref_softmax_row(z, C, 1.0, p);
+		for (size_t k = 0; k < C; k++)
+			got_target[k] = (float)(p[k] - d[k]);
+		/* Row 0 holds the ruled-out class: its target is 0 unless c = 0. */
+		assert_close("product target of row 0 from dlogits", got_target, target, C, 1e-7);
+	}
+}
+
+static void product_gradient_matches_finite_differences_with_the_target_frozen(void **state)
+{
+	/* The target depends on z through p^b but is a constant to the
+	 * gradient, as a stop-gradient would make it: dlogits must be the
+	 * derivative of the cross-entropy against the target as it stands at
+	 * z.  At b = 0 the target does not move with z at all, so there the
+	 * loss itself must match its finite differences too. */
+	enum { N = 4, C = 5 };
+	float z[N * C], t[N * C], d[N * C];
+	double fd[N * C], target[N * C];
+	random_logits_and_targets(43, N, C, z, t);
+	(void)w2s_loss_product(z, t, N, C, 1.5f, 0.5f, 1.0f, d);
+	product_reference_target(z, t, N, C, 1.5, 0.5, target);
+	struct frozen_ctx f = {target, N, C};
+	finite_differences(xent_against_frozen_target, &f, z, N * C, fd);
+	assert_close("product (b 1.5, c 0.5) gradient vs finite differences, target frozen", d,
+		     fd, N * C, 1e-5);
+
+	struct product_ctx k = {t, N, C, 0.0f, 2.0f};
+	(void)w2s_loss_product(z, t, N, C, 0.0f, 2.0f, 1.0f, d);
+	finite_differences(product_value, &k, z, N * C, fd);
+	assert_close("product (b 0, c 2) gradient vs finite differences", d, fd, N * C, 1e-5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +610,9 @@ int main(void)
 		cmocka_unit_test(kd_with_l_zero_equals_xent_hard_and_ignores_the_teacher),
 		cmocka_unit_test(kd_matches_a_reference_and_vanishes_on_the_teachers_own_logits),
 		cmocka_unit_test(kd_gradient_matches_finite_differences_at_T2_l_half),
+		cmocka_unit_test(product_with_b0_c1_equals_xent_soft),
+		cmocka_unit_test(product_matches_a_reference_target_formed_in_linear_space),
+		cmocka_unit_test(product_gradient_matches_finite_differences_with_the_target_frozen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,17 @@ double w2s_loss_kl(const float *logits, const float *t, size_t n, size_t C, floa
 double w2s_loss_kd(const float *logits, const int32_t *y, const float *tz, size_t n, size_t C,
 		   float T, float l, float scale, float *dlogits);
 
+/* Cross-entropy against a product of experts of the student and the
+ * teacher: target_i proportional to softmax(z_i)^b * t_i^c, b, c >= 0,
+ * formed in log space (b log softmax(z) + c log t, then normalized), so
+ * sharp rows neither underflow nor overflow.  Where t is 0 the target is 0
+ * unless c = 0; a row whose target has no mass at all gives NaN.  The
+ * target is a constant to the gradient: scale * (softmax(z) - target).
+ * b = 0, c = 1 is xent_soft against t renormalized to sum 1 (xent_soft
+ * itself to double rounding on rows that sum to 1). */
+double w2s_loss_product(const float *logits, const float *t, size_t n, size_t C, float b,
+			float c, float scale, float *dlogits);
+
 /* Row-wise softmax of logits (n, C) into probs (n, C); may alias. */
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C);
 
