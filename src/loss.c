@@ -256,6 +256,207 @@ double w2s_loss_product(const float *logits, const float *t, size_t n, size_t C,
 	return total;
 }
 
+/* How the confidence loss hardens the rows of one batch: worked out from
+ * all rows by loss_harden_plan, then applied to the rows in order by
+ * loss_harden_row, so that the loss needs no per-row storage and each row
+ * is read before its dlogits may overwrite it. */
+struct loss_hardening {
+	size_t C;
+	double threshold;     /* C == 2: rows with a margin above it get class 1 */
+	size_t ties_left;     /* C == 2: rows at the threshold still to get class 1 */
+	const double *adjust; /* C != 2: log(prior_c / q_c) (C) */
+};
+
+/* z1 - z0 of a two-class row: p1 is increasing in it.  NaN becomes -inf so
+ * that the ranking is a total order. */
+static double loss_margin(const float *z)
+{
+	double m = (double)z[1] - (double)z[0];
+	return isnan(m) ? -INFINITY : m;
+}
+
+/* Ascending heapsort of a (n): in place, so the caller's scratch suffices
+ * where qsort may allocate, and O(n log n) on any input. */
+static void loss_sift_down(double *a, size_t root, size_t end)
+{
+	for (;;) {
+		size_t child = 2 * root + 1;
+		if (child >= end)
+			return;
+		if (child + 1 < end && a[child + 1] > a[child])
+			child++;
+		if (!(a[child] > a[root]))
+			return;
+		double tmp = a[root];
+		a[root] = a[child];
+		a[child] = tmp;
+		root = child;
+	}
+}
+
+static void loss_heapsort(double *a, size_t n)
+{
+	if (n < 2)
+		return;
+	for (size_t i = n / 2; i-- > 0;)
+		loss_sift_down(a, i, n);
+	for (size_t end = n - 1; end > 0; end--) {
+		double tmp = a[0];
+		a[0] = a[end];
+		a[end] = tmp;
+		loss_sift_down(a, 0, end);
+	}
+}
+
+static void loss_harden_plan(const float *logits, const float *t, size_t n, size_t C,
+			     double *scratch, struct loss_hardening *hp)
+{
+	hp->C = C;
+	hp->threshold = INFINITY;
+	hp->ties_left = 0;
+	hp->adjust = NULL;
+	if (C == 2) {
+		double count = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			count += (double)t[2 * i + 1];
+			scratch[i] = loss_margin(logits + 2 * i);
+		}
+		double rounded = floor(count + 0.5);
+		size_t k = !(rounded > 0.0) ? 0 : rounded >= (double)n ? n : (size_t)rounded;
+		if (k == 0)
+			return;
+		loss_heapsort(scratch, n);
+		double v = scratch[n - k];
+		size_t above = 0;
+		for (size_t j = n - k + 1; j < n; j++)
+			if (scratch[j] > v)
+				above++;
+		hp->threshold = v;
+		hp->ties_left = k - above;
+		return;
+	}
+	/* q_c is accumulated as a running log-sum-exp of log p_ic (max in
+	 * qmax, sum of exp(log p - max) in qsum), so a class the student
+	 * gives 1e-400 everywhere still has a finite log q.  1/n cancels
+	 * between prior and q and is left out of both. */
+	double *adjust = scratch, *qmax = scratch + C, *qsum = scratch + 2 * C;
+	for (size_t c = 0; c < C; c++) {
+		adjust[c] = 0.0;
+		qmax[c] = -INFINITY;
+		qsum[c] = 0.0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		double max;
+		double logsum = loss_row_logsum(z, C, &max);
+		for (size_t c = 0; c < C; c++) {
+			adjust[c] += (double)t[i * C + c];
+			double lp = ((double)z[c] - max) - logsum;
+			if (lp > qmax[c]) {
+				qsum[c] = qsum[c] * exp(qmax[c] - lp) + 1.0;
+				qmax[c] = lp;
+			} else if (lp > -INFINITY) {
+				qsum[c] += exp(lp - qmax[c]);
+			}
+		}
+	}
+	/* A class whose p is exactly 0 in every row (logits of -inf) has
+	 * log q = -inf; it gets no adjustment rather than +inf, which would
+	 * turn its -inf scores into NaN. */
+	for (size_t c = 0; c < C; c++)
+		adjust[c] = qmax[c] == -INFINITY ? 0.0 : log(adjust[c]) - (qmax[c] + log(qsum[c]));
+	hp->adjust = adjust;
+}
+
+/* The hardened class of the next row, logits z (C); rows must come in
+ * order, each once. */
+static size_t loss_harden_row(struct loss_hardening *hp, const float *z)
+{
+	if (hp->C == 2) {
+		double m = loss_margin(z);
+		if (m > hp->threshold)
+			return 1;
+		if (m == hp->threshold && hp->ties_left > 0) {
+			hp->ties_left--;
+			return 1;
+		}
+		return 0;
+	}
+	size_t best = 0;
+	double best_score = (double)z[0] + hp->adjust[0];
+	for (size_t c = 1; c < hp->C; c++) {
+		double score = (double)z[c] + hp->adjust[c];
+		if (score > best_score) {
+			best = c;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+double w2s_loss_confidence(const float *logits, const float *t, size_t n, size_t C, float a,
+			   double *scratch, float scale, float *dlogits)
+{
+	W2S_CHECK(n == 0 || C > 0);
+	W2S_CHECK(a >= 0.0f && a <= 1.0f);
+	if (n == 0)
+		return 0.0;
+	struct loss_hardening hp;
+	loss_harden_plan(logits, t, n, C, scratch, &hp);
+	/* At a = 0, keep * t + 0 is t exactly and the loop below is
+	 * xent_soft's arithmetic, so the two agree bit for bit. */
+	const double keep = 1.0 - (double)a, hard = (double)a;
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		const float *z = logits + i * C;
+		const float *ti = t + i * C;
+		size_t h = loss_harden_row(&hp, z);
+		double lse = loss_row_logsumexp(z, C);
+		double row = 0.0;
+		for (size_t c = 0; c < C; c++) {
+			double target = keep * (double)ti[c] + (c == h ? hard : 0.0);
+			if (target != 0.0)
+				row -= target * ((double)z[c] - lse);
+		}
+		total += row;
+		if (dlogits == NULL)
+			continue;
+		float *d = dlogits + i * C;
+		for (size_t c = 0; c < C; c++) {
+			double p = exp((double)z[c] - lse);
+			double target = keep * (double)ti[c] + (c == h ? hard : 0.0);
+			d[c] = (float)((double)scale * (p - target));
+		}
+	}
+	return total;
+}
+
+void w2s_loss_confidence_harden(const float *logits, const float *t, size_t n, size_t C,
+				double *scratch, int32_t *h)
+{
+	W2S_CHECK(n == 0 || (C > 0 && C <= INT32_MAX));
+	if (n == 0)
+		return;
+	struct loss_hardening hp;
+	loss_harden_plan(logits, t, n, C, scratch, &hp);
+	for (size_t i = 0; i < n; i++)
+		h[i] = (int32_t)loss_harden_row(&hp, logits + i * C);
+}
+
+float w2s_loss_confidence_alpha(float final_a, float warmup_fraction, int64_t step,
+				int64_t total_steps)
+{
+	W2S_CHECK(final_a >= 0.0f && final_a <= 1.0f);
+	W2S_CHECK(warmup_fraction >= 0.0f && warmup_fraction <= 1.0f);
+	W2S_CHECK(step >= 0 && total_steps >= 0);
+	/* Whole steps: 0.1f of 1000 is 100.0000015 in double, which would
+	 * leave step 100 a hair short of final_a. */
+	int64_t warm = (int64_t)llround((double)warmup_fraction * (double)total_steps);
+	if (step >= warm)
+		return final_a;
+	return (float)((double)final_a * (double)step / (double)warm);
+}
+
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C)
 {
 	for (size_t i = 0; i < n; i++) {

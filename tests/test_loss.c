@@ -592,6 +592,211 @@ static void product_gradient_matches_finite_differences_with_the_target_frozen(v
 	assert_close("product (b 0, c 2) gradient vs finite differences", d, fd, N * C, 1e-5);
 }
 
+static void confidence_with_a_zero_equals_xent_soft(void **state)
+{
+	enum { N = 7, CMAX = 4 };
+	float z[N * CMAX], t[N * CMAX], dc[N * CMAX], ds[N * CMAX];
+	double scratch[N + 3 * CMAX];
+	for (size_t C = 2; C <= CMAX; C += 2) {
+		random_logits_and_targets(51 + C, N, C, z, t);
+		double lc = w2s_loss_confidence(z, t, N, C, 0.0f, scratch, 0.5f, dc);
+		double ls = w2s_loss_xent_soft(z, t, N, C, 0.5f, ds);
+		if (lc != ls)
+			fail_msg("C %zu: confidence at a = 0 %.17g, xent_soft %.17g", C, lc, ls);
+		assert_memory_equal(dc, ds, N * C * sizeof(float));
+	}
+}
+
+/* Checks that h (n) holds k ones, on the rows with the largest z1 - z0. */
+static void assert_top_k_hardened(const float *z, const int32_t *h, size_t n, size_t k)
+{
+	size_t ones = 0;
+	double lowest_one = INFINITY, highest_zero = -INFINITY;
+	for (size_t i = 0; i < n; i++) {
+		double m = (double)z[2 * i + 1] - z[2 * i];
+		if (h[i] == 1) {
+			ones++;
+			lowest_one = fmin(lowest_one, m);
+		} else {
+			assert_int_equal(h[i], 0);
+			highest_zero = fmax(highest_zero, m);
+		}
+	}
+	if (ones != k || (k > 0 && k < n && !(lowest_one > highest_zero)))
+		fail_msg("%zu rows hardened to class 1, want %zu; lowest margin among them %g, "
+			 "highest among the rest %g",
+			 ones, k, lowest_one, highest_zero);
+}
+
+static void confidence_hardens_as_many_rows_to_class_1_as_the_teachers_prior(void **state)
+{
+	enum { N = 10, C = 2 };
+	float z[N * C], t[N * C];
+	int32_t h[N];
+	double scratch[N + 3 * C];
+	random_logits_and_targets(61, N, C, z, NULL);
+
+	/* Hard teacher labels, 3 of 10 rows class 1, not the rows the
+	 * student ranks highest: h takes the student's top 3. */
+	for (size_t i = 0; i < N; i++) {
+		int one = i == 0 || i == 4 || i == 7;
+		t[2 * i] = one ? 0.0f : 1.0f;
+		t[2 * i + 1] = one ? 1.0f : 0.0f;
+	}
+	w2s_loss_confidence_harden(z, t, N, C, scratch, h);
+	assert_top_k_hardened(z, h, N, 3);
+
+	/* Soft labels with mean 0.3 (their float sum is 3.0000001). */
+	for (size_t i = 0; i < N; i++) {
+		t[2 * i] = 0.7f;
+		t[2 * i + 1] = 0.3f;
+	}
+	w2s_loss_confidence_harden(z, t, N, C, scratch, h);
+	assert_top_k_hardened(z, h, N, 3);
+
+	/* A count of 2.5 rounds up; 0 and 10 harden nothing and everything. */
+	const float prior[3] = {0.25f, 0.0f, 1.0f};
+	const size_t want[3] = {3, 0, N};
+	for (int j = 0; j < 3; j++) {
+		for (size_t i = 0; i < N; i++) {
+			t[2 * i] = 1.0f - prior[j];
+			t[2 * i + 1] = prior[j];
+		}
+		w2s_loss_confidence_harden(z, t, N, C, scratch, h);
+		assert_top_k_hardened(z, h, N, want[j]);
+	}
+
+	/* All margins tied: the first rows in row order take class 1. */
+	float zt[N * C];
+	for (size_t i = 0; i < N; i++) {
+		zt[2 * i] = 0.5f;
+		zt[2 * i + 1] = 1.5f;
+		t[2 * i] = 0.7f;
+		t[2 * i + 1] = 0.3f;
+	}
+	w2s_loss_confidence_harden(zt, t, N, C, scratch, h);
+	for (size_t i = 0; i < N; i++)
+		if (h[i] != (i < 3))
+			fail_msg("tied margins: row %zu hardened to %d, want %d", i, h[i], i < 3);
+
+	/* One row above a three-way tie at the threshold: it and the first
+	 * two of the tie. */
+	for (size_t i = 0; i < N; i++)
+		zt[2 * i + 1] = i == 2 ? 3.5f : i == 1 || i == 5 || i == 8 ? 1.5f : -0.5f;
+	w2s_loss_confidence_harden(zt, t, N, C, scratch, h);
+	for (size_t i = 0; i < N; i++) {
+		int want1 = i == 1 || i == 2 || i == 5;
+		if (h[i] != want1)
+			fail_msg("tie at the threshold: row %zu hardened to %d, want %d", i, h[i],
+				 want1);
+	}
+}
+
+static void confidence_at_a_one_is_xent_hard_against_the_hardened_classes(void **state)
+{
+	enum { N = 10, CMAX = 3 };
+	float z[N * CMAX], t[N * CMAX], dc[N * CMAX], dh[N * CMAX];
+	double scratch[N + 3 * CMAX], dhd[N * CMAX];
+	int32_t h[N];
+	for (size_t C = 2; C <= CMAX; C++) {
+		random_logits_and_targets(62 + C, N, C, z, t);
+		w2s_loss_confidence_harden(z, t, N, C, scratch, h);
+		double lc = w2s_loss_confidence(z, t, N, C, 1.0f, scratch, 1.0f, dc);
+		double lh = w2s_loss_xent_hard(z, h, N, C, 1.0f, dh);
+		if (fabs(lc - lh) > 1e-12 * lh)
+			fail_msg("C %zu: confidence at a = 1 %.17g, xent_hard against h %.17g", C,
+				 lc, lh);
+		for (size_t i = 0; i < N * C; i++)
+			dhd[i] = dh[i];
+		assert_close("confidence at a = 1 vs xent_hard against h", dc, dhd, N * C, 0.0);
+	}
+}
+
+static void confidence_with_more_classes_moves_argmax_toward_the_prior(void **state)
+{
+	enum { N = 30, C = 3 };
+	float z[N * C], t[N * C], p[N * C];
+	double scratch[N + 3 * C];
+	int32_t h[N], am[N];
+	random_logits_and_targets(71, N, C, z, NULL);
+	w2s_argmax_rows(z, am, N, C);
+
+	/* A teacher whose prior is the student's own mean prediction: the
+	 * adjustment is ~1e-8 and h is the student's argmax. */
+	w2s_softmax(z, p, N, C);
+	w2s_loss_confidence_harden(z, p, N, C, scratch, h);
+	for (size_t i = 0; i < N; i++)
+		if (h[i] != am[i])
+			fail_msg("row %zu: hardened to %d, argmax %d, with prior = mean prediction", i,
+				 h[i], am[i]);
+
+	/* A teacher that puts 2/3 of the rows in class 2 and none in class
+	 * 1: class 1 disappears from h and class 2 gains rows. */
+	for (size_t i = 0; i < N; i++)
+		for (size_t c = 0; c < C; c++)
+			t[i * C + c] = c == (i % 3 == 0 ? 0u : 2u) ? 1.0f : 0.0f;
+	w2s_loss_confidence_harden(z, t, N, C, scratch, h);
+	size_t count_h[C] = {0}, count_am[C] = {0};
+	for (size_t i = 0; i < N; i++) {
+		count_h[h[i]]++;
+		count_am[am[i]]++;
+	}
+	if (count_h[1] != 0 || count_am[1] == 0 || !(count_h[2] > count_am[2]))
+		fail_msg("class counts: hardened (%zu, %zu, %zu), argmax (%zu, %zu, %zu), teacher "
+			 "(10, 0, 20)",
+			 count_h[0], count_h[1], count_h[2], count_am[0], count_am[1], count_am[2]);
+}
+
+static void confidence_gradient_treats_the_hardened_target_as_constant(void **state)
+{
+	/* h is a step function of the logits; the loss claims no gradient
+	 * through it (as a stop-gradient would), so dlogits must be the
+	 * derivative of the cross-entropy against the target frozen as it
+	 * stands at z: (1 - a) t + a onehot(h), h read from the library.
+	 * Finite differences of that frozen function are the check; those of
+	 * the loss itself would agree only where no step moves h. */
+	enum { N = 10, CMAX = 3 };
+	float z[N * CMAX], t[N * CMAX], d[N * CMAX];
+	double scratch[N + 3 * CMAX], target[N * CMAX], fd[N * CMAX];
+	int32_t h[N];
+	const float a = 0.4f;
+	for (size_t C = 2; C <= CMAX; C++) {
+		random_logits_and_targets(81 + C, N, C, z, t);
+		double l = w2s_loss_confidence(z, t, N, C, a, scratch, 1.0f, d);
+		w2s_loss_confidence_harden(z, t, N, C, scratch, h);
+		for (size_t i = 0; i < N; i++)
+			for (size_t c = 0; c < C; c++)
+				target[i * C + c] = (1.0 - a) * t[i * C + c] +
+						    ((size_t)h[i] == c ? (double)a : 0.0);
+		struct frozen_ctx f = {target, N, C};
+		double want = xent_against_frozen_target(&f, z);
+		if (fabs(l - want) > 1e-12 * want)
+			fail_msg("C %zu: confidence %.17g, xent against the frozen target %.17g", C,
+				 l, want);
+		finite_differences(xent_against_frozen_target, &f, z, N * C, fd);
+		assert_close(C == 2 ? "confidence gradient vs finite differences, target frozen, C 2"
+				    : "confidence gradient vs finite differences, target frozen, C 3",
+			     d, fd, N * C, 1e-5);
+	}
+}
+
+static void confidence_alpha_ramps_linearly_then_holds(void **state)
+{
+	assert_true(w2s_loss_confidence_alpha(0.75f, 0.0f, 0, 1000) == 0.75f);
+	assert_true(w2s_loss_confidence_alpha(0.75f, 0.2f, 0, 1000) == 0.0f);
+	assert_true(w2s_loss_confidence_alpha(0.75f, 0.2f, 100, 1000) == 0.375f);
+	assert_true(w2s_loss_confidence_alpha(0.75f, 0.2f, 200, 1000) == 0.75f);
+	assert_true(w2s_loss_confidence_alpha(0.75f, 0.2f, 999, 1000) == 0.75f);
+	assert_true(w2s_loss_confidence_alpha(0.75f, 0.2f, 5000, 1000) == 0.75f);
+	float a = w2s_loss_confidence_alpha(0.5f, 0.1f, 30, 1000);
+	if (fabs(a - 0.15) > 1e-7)
+		fail_msg("alpha at step 30 of a 100-step warm-up to 0.5: %.9g, want 0.15", a);
+	/* 0.1f * 1000 is not 100 in double; the warm-up still ends there. */
+	assert_true(w2s_loss_confidence_alpha(0.5f, 0.1f, 99, 1000) < 0.5f);
+	assert_true(w2s_loss_confidence_alpha(0.5f, 0.1f, 100, 1000) == 0.5f);
+	assert_true(w2s_loss_confidence_alpha(0.5f, 1.0f, 0, 0) == 0.5f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -613,6 +818,12 @@ int main(void)
 		cmocka_unit_test(product_with_b0_c1_equals_xent_soft),
 		cmocka_unit_test(product_matches_a_reference_target_formed_in_linear_space),
 		cmocka_unit_test(product_gradient_matches_finite_differences_with_the_target_frozen),
+		cmocka_unit_test(confidence_with_a_zero_equals_xent_soft),
+		cmocka_unit_test(confidence_hardens_as_many_rows_to_class_1_as_the_teachers_prior),
+		cmocka_unit_test(confidence_at_a_one_is_xent_hard_against_the_hardened_classes),
+		cmocka_unit_test(confidence_with_more_classes_moves_argmax_toward_the_prior),
+		cmocka_unit_test(confidence_gradient_treats_the_hardened_target_as_constant),
+		cmocka_unit_test(confidence_alpha_ramps_linearly_then_holds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,48 @@ double w2s_loss_kd(const float *logits, const int32_t *y, const float *tz, size_
 double w2s_loss_product(const float *logits, const float *t, size_t n, size_t C, float b,
 			float c, float scale, float *dlogits);
 
+/* The auxiliary confidence loss of Burns et al. (2023): cross-entropy
+ * against
+ *   target_i = (1 - a) t_i + a onehot(h_i),   a in [0, 1],
+ * where h_i hardens the student's own prediction softmax(z_i) so that, over
+ * the n rows, each class is about as frequent in h as in the teacher's prior,
+ * the mean of t over the rows (exactly so for C = 2).  h is a constant to the
+ * gradient: scale * (softmax(z) - target).  a = 0 is w2s_loss_xent_soft bit
+ * for bit.  The prior and the ranking are those of the n rows given: a rank
+ * that passes its share of a batch hardens within its share.
+ * scratch: n + 3 C doubles, overwritten.  dlogits may alias logits.
+ *
+ * C = 2: k = floor(sum_i t_i1 + 1/2), clamped to [0, n]: the teacher's count
+ *   of class 1, halves rounded up.  The k rows with the largest p_i1 get
+ *   h = 1, the others 0.  That is, with threshold = the k-th largest p_i1,
+ *   h = 1 where p_i1 > threshold, and among the rows where p_i1 equals it,
+ *   the first in row order until k rows have h = 1.  Rows are ranked by
+ *   z_i1 - z_i0 in double, which orders them as p_i1 does without p_i1's
+ *   saturation at 1 in float; a NaN ranks below everything.
+ * C != 2: h_i = argmax_c z_ic + log(prior_c / q_c), prior_c = mean_i t_ic,
+ *   q_c = mean_i softmax(z_i)_c, ties to the lower class.  The C = 2 rule is
+ *   argmax_c log p_ic + lambda_c with lambda chosen so that the counts match;
+ *   for more classes that takes a search, and lambda = log(prior / q), the
+ *   label-shift correction of Saerens et al. (2002), moves the counts toward
+ *   the prior in one step instead.  It is plain argmax when the student's
+ *   mean prediction already is the prior, and never picks a class of prior
+ *   0; counts match the prior only approximately. */
+double w2s_loss_confidence(const float *logits, const float *t, size_t n, size_t C, float a,
+			   double *scratch, float scale, float *dlogits);
+
+/* The hardened classes h (n) of w2s_loss_confidence, for logits and t as
+ * given to it.  scratch: n + 3 C doubles, overwritten. */
+void w2s_loss_confidence_harden(const float *logits, const float *t, size_t n, size_t C,
+				double *scratch, int32_t *h);
+
+/* The weight a of the confidence loss at step `step` (counted from 0) of
+ * total_steps: final_a * step / W while step < W, final_a from step W on,
+ * where W = warmup_fraction * total_steps rounded to the nearest whole step
+ * (halves away from 0).  warmup_fraction 0 gives final_a from the first
+ * step.  final_a and warmup_fraction in [0, 1]. */
+float w2s_loss_confidence_alpha(float final_a, float warmup_fraction, int64_t step,
+				int64_t total_steps);
+
 /* Row-wise softmax of logits (n, C) into probs (n, C); may alias. */
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C);
 
