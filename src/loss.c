@@ -457,6 +457,28 @@ float w2s_loss_confidence_alpha(float final_a, float warmup_fraction, int64_t st
 	return (float)((double)final_a * (double)step / (double)warm);
 }
 
+double w2s_loss_mse(const float *pred, const float *y, size_t n, float scale, float *dpred)
+{
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)pred[i] - (double)y[i];
+		total += d * d;
+		if (dpred != NULL)
+			dpred[i] = (float)((double)scale * 2.0 * d);
+	}
+	return total;
+}
+
+double w2s_sum_squared_diff(const float *a, const float *b, size_t n)
+{
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)a[i] - (double)b[i];
+		total += d * d;
+	}
+	return total;
+}
+
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -797,6 +797,92 @@ static void confidence_alpha_ramps_linearly_then_holds(void **state)
 	assert_true(w2s_loss_confidence_alpha(0.5f, 1.0f, 0, 0) == 0.5f);
 }
 
+struct mse_ctx {
+	const float *y;
+	size_t n;
+};
+
+static double mse_value(const void *ctx, const float *pred)
+{
+	const struct mse_ctx *m = ctx;
+	return w2s_loss_mse(pred, m->y, m->n, 1.0f, NULL);
+}
+
+static void mse_matches_hand_values_and_finite_differences(void **state)
+{
+	const float pred[4] = {1.0f, -2.0f, 0.5f, 3.0f};
+	const float y[4] = {0.0f, 1.0f, 0.5f, 2.5f};
+	float d[4];
+	/* 1 + 9 + 0 + 0.25, all exact in binary. */
+	double l = w2s_loss_mse(pred, y, 4, 0.25f, d);
+	if (l != 10.25)
+		fail_msg("mse %.17g, want 10.25", l);
+	assert_true(w2s_sum_squared_diff(pred, y, 4) == 10.25);
+	assert_true(w2s_sum_squared_diff(y, pred, 4) == 10.25);
+	assert_true(w2s_loss_mse(pred, y, 0, 1.0f, d) == 0.0);
+	const double dwant[4] = {0.5, -1.5, 0.0, 0.25};
+	assert_close("mse dpred (scale 0.25)", d, dwant, 4, 0.0);
+
+	enum { N = 12 };
+	float p[N], t[N], dp[N];
+	double fd[N];
+	w2s_rng_normals(91, 1, 0, p, N);
+	w2s_rng_normals(91, 2, 0, t, N);
+	struct mse_ctx m = {t, N};
+	double lm = w2s_loss_mse(p, t, N, 1.0f, dp);
+	if (lm != w2s_sum_squared_diff(p, t, N))
+		fail_msg("mse %.17g, sum_squared_diff %.17g", lm, w2s_sum_squared_diff(p, t, N));
+	/* Quadratic, so central differences are exact up to rounding. */
+	finite_differences(mse_value, &m, p, N, fd);
+	assert_close("mse gradient vs finite differences", dp, fd, N, 1e-6);
+}
+
+/* As xent's dlogits may overwrite the logits, so may the new losses'
+ * (and mse's dpred the predictions): the same values in place as apart. */
+static void new_losses_may_write_dlogits_over_logits(void **state)
+{
+	enum { N = 6, CMAX = 3 };
+	float z[N * CMAX], zz[N * CMAX], t[N * CMAX], tz[N * CMAX], d[N * CMAX];
+	double scratch[N + 3 * CMAX];
+	int32_t y[N] = {0, 1, 1, 0, 1, 0};
+	for (size_t C = 2; C <= CMAX; C++) {
+		size_t bytes = N * C * sizeof(float);
+		random_logits_and_targets(101 + C, N, C, z, t);
+		random_logits_and_targets(111 + C, N, C, tz, NULL);
+		for (int f = 0; f < 5; f++) {
+			double l, li;
+			memcpy(zz, z, bytes);
+			switch (f) {
+			case 0:
+				l = w2s_loss_kl(z, t, N, C, 1.0f, d);
+				li = w2s_loss_kl(zz, t, N, C, 1.0f, zz);
+				break;
+			case 1:
+				l = w2s_loss_kd(z, y, tz, N, C, 2.0f, 0.5f, 1.0f, d);
+				li = w2s_loss_kd(zz, y, tz, N, C, 2.0f, 0.5f, 1.0f, zz);
+				break;
+			case 2:
+				l = w2s_loss_product(z, t, N, C, 0.5f, 1.0f, 1.0f, d);
+				li = w2s_loss_product(zz, t, N, C, 0.5f, 1.0f, 1.0f, zz);
+				break;
+			case 3:
+				l = w2s_loss_confidence(z, t, N, C, 0.5f, scratch, 1.0f, d);
+				li = w2s_loss_confidence(zz, t, N, C, 0.5f, scratch, 1.0f, zz);
+				break;
+			default:
+				l = w2s_loss_mse(z, t, N * C, 1.0f, d);
+				li = w2s_loss_mse(zz, t, N * C, 1.0f, zz);
+				break;
+			}
+			static const char *const names[5] = {"kl", "kd", "product", "confidence",
+							     "mse"};
+			if (l != li)
+				fail_msg("%s, C %zu: %.17g in place, %.17g apart", names[f], C, li, l);
+			assert_memory_equal(d, zz, bytes);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +910,8 @@ int main(void)
 		cmocka_unit_test(confidence_with_more_classes_moves_argmax_toward_the_prior),
 		cmocka_unit_test(confidence_gradient_treats_the_hardened_target_as_constant),
 		cmocka_unit_test(confidence_alpha_ramps_linearly_then_holds),
+		cmocka_unit_test(mse_matches_hand_values_and_finite_differences),
+		cmocka_unit_test(new_losses_may_write_dlogits_over_logits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,6 +96,15 @@ void w2s_loss_confidence_harden(const float *logits, const float *t, size_t n, s
 float w2s_loss_confidence_alpha(float final_a, float warmup_fraction, int64_t step,
 				int64_t total_steps);
 
+/* Squared error of a regression model's single output pred (n) against
+ * targets y (n): sum_i (pred_i - y_i)^2, the sum as elsewhere (scale makes
+ * it a mean).  dpred = scale * 2 (pred - y); may be NULL, may alias pred. */
+double w2s_loss_mse(const float *pred, const float *y, size_t n, float scale, float *dpred);
+
+/* sum_i (a_i - b_i)^2 over n entries, in double: the misfit between a
+ * student's and a teacher's outputs, or between predictions and targets. */
+double w2s_sum_squared_diff(const float *a, const float *b, size_t n);
+
 /* Row-wise softmax of logits (n, C) into probs (n, C); may alias. */
 void w2s_softmax(const float *logits, float *probs, size_t n, size_t C);
 
