@@ -6,7 +6,8 @@
  * logits, so a data-parallel step passes scale = 1 / global batch and the
  * sum over ranks is the gradient of the mean.  dlogits may be NULL (loss only).
  * Softmax is computed stably (max subtracted); log of zero targets is never
- * taken.
+ * taken.  Sums are accumulated in double and nothing allocates: the one loss
+ * that needs working memory (confidence) takes it from the caller.
  */
 #ifndef W2S_LOSS_H
 #define W2S_LOSS_H
@@ -71,7 +72,7 @@ double w2s_loss_product(const float *logits, const float *t, size_t n, size_t C,
  *   h = 1 where p_i1 > threshold, and among the rows where p_i1 equals it,
  *   the first in row order until k rows have h = 1.  Rows are ranked by
  *   z_i1 - z_i0 in double, which orders them as p_i1 does without p_i1's
- *   saturation at 1 in float; a NaN ranks below everything.
+ *   saturation at 1 in float; a NaN margin counts as -inf.
  * C != 2: h_i = argmax_c z_ic + log(prior_c / q_c), prior_c = mean_i t_ic,
  *   q_c = mean_i softmax(z_i)_c, ties to the lower class.  The C = 2 rule is
  *   argmax_c log p_ic + lambda_c with lambda chosen so that the counts match;
