@@ -10,7 +10,8 @@
 #     each host records which bytes its processes wrote, and each host wrote
 #     the rows its ranks own;
 #   - killing the ranks of one host, or the whole host, ends the job on the
-#     other, with a non-zero exit, within a bounded time.
+#     other, with a non-zero exit, within a bounded time;
+# and measures a 16 MiB float allreduce between hosts and within one host.
 # Skips (exit 77) with the reason where namespaces cannot be made.
 : "${W2S_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$W2S_SRCDIR/tests/common.sh"
@@ -118,5 +119,26 @@ kill_host2() {
 }
 kill_host2 ranks
 kill_host2 host
+
+# ---- allreduce of 16 MiB floats: between the hosts, then within one
+t=$(now)
+"${MPICC:-mpicc}" -std=c11 -O2 -o "$TMP/allreduce_bench" "$W2S_SRCDIR/tests/multihost/allreduce_bench.c" ||
+	fail "compiling allreduce_bench.c"
+before=$(mh_bytes 2)
+between=$(mh_mpirun "$H1:1,$H2:1" -n 2 "$TMP/allreduce_bench" 16 20 2>"$TMP/bench.err") ||
+	{ cat "$TMP/bench.err"; fail "allreduce between hosts"; }
+after=$(mh_bytes 2)
+within=$(mh_mpirun "$H1:2" -n 2 "$TMP/allreduce_bench" 16 20 2>"$TMP/bench.err") ||
+	{ cat "$TMP/bench.err"; fail "allreduce within a host"; }
+again=$(mh_bytes 2)
+echo "between 2 hosts: $between"
+echo "within 1 host:   $within"
+# 22 allreduces of 16 MiB: each rank sends at least 16 MiB per allreduce.
+crossed=$(echo "$before $after" | awk '{ printf "%d", ($3 + $4 - $1 - $2) / 1048576 }')
+stray=$(echo "$after $again" | awk '{ printf "%d", ($3 + $4 - $1 - $2) / 1048576 }')
+echo "host2's link carried $crossed MiB between hosts and $stray MiB while host1 ran alone" \
+	"($(since "$t") s)"
+[ "$crossed" -ge 352 ] || fail "the allreduce between hosts did not cross the link ($crossed MiB)"
+[ "$stray" -le 1 ] || fail "ranks within one host sent $stray MiB over the link"
 
 echo "multihost: ok in $(since "$start") s"
