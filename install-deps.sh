@@ -7,15 +7,18 @@ set -eu
 build="gcc make autoconf automake libtool pkg-config procps libopenmpi-dev openmpi-bin
 libhdf5-openmpi-dev hdf5-tools libblis-dev libcmocka-dev libyaml-dev libjansson-dev
 librandom123-dev"
+# The multi-host tests make hosts from network namespaces (ip) and record
+# each host's file writes (strace).
+multihost="iproute2 strace"
 analysis="python3 python3-h5py python3-numpy python3-matplotlib python3-pytest"
 slurm="munge slurmctld slurmd slurm-client procps"
 
 case "${1:-all}" in
 build) want="$build" ;;
-test) want="$build $analysis" ;;
+test) want="$build $analysis $multihost" ;;
 analysis) want="$analysis" ;;
 slurm) want="$slurm" ;;
-all) want="$build $analysis $slurm" ;;
+all) want="$build $analysis $multihost $slurm" ;;
 *) echo "install-deps.sh: unknown group '$1' (expected build, test, analysis, slurm or all)" >&2; exit 2 ;;
 esac
 
