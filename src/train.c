@@ -204,6 +204,9 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 			}
 		}
 	}
+	/* The ranks did the same arithmetic on the same sums; if their
+	 * parameters differ, that is a bug, not bad input. */
+	W2S_CHECK(w2s_comm_same_bytes(c, m->params, m->nparams * sizeof *m->params));
 	res->steps = s.step;
 	res->seconds = w2s_comm_time() - t0;
 	res->samples_per_s = res->seconds > 0 ? (double)s.step * (double)B / res->seconds : 0;

@@ -66,7 +66,8 @@ def write_ranges(log, path):
             if "resumed>" in line and pid in pending:
                 line = pending.pop(pid) + line.split("resumed>", 1)[1]
             m = CALL.match(line)
-            if not m or m.group(4) != path:
+            # w2s writes a file under NAME.tmp and renames it when whole.
+            if not m or m.group(4) not in (path, path + ".tmp"):
                 continue
             t = TAIL.search(m.group(5))
             if not t:
