@@ -98,10 +98,11 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 	const int64_t n = (int64_t)m->nparams;
 	if (st == W2S_STATUS_OK)
 		st = write_flat(&f, c, "/params", m->params, n);
+	/* The moments cover the trainable part only (a probe's last layer). */
 	if (st == W2S_STATUS_OK)
-		st = write_flat(&f, c, "/adam_m", o->m, n);
+		st = write_flat(&f, c, "/adam_m", o->m, (int64_t)o->n);
 	if (st == W2S_STATUS_OK)
-		st = write_flat(&f, c, "/adam_v", o->v, n);
+		st = write_flat(&f, c, "/adam_v", o->v, (int64_t)o->n);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_write_table(&f, c, "/trace", w2s_trace_columns, 8,
 					sizeof(struct w2s_trace_row), s->trace_rows, s->ntrace);
@@ -205,14 +206,22 @@ static enum w2s_status read_one(struct w2s_h5 *f, const struct w2s_ckpt_meta *me
 		     {"seconds", &s->seconds}};
 	for (size_t i = 0; i < sizeof reals / sizeof reals[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_read_double(f, "/", reals[i].key, reals[i].value);
-	out->m = w2s_xmalloc((size_t)n * sizeof *out->m);
-	out->v = w2s_xmalloc((size_t)n * sizeof *out->v);
+	int64_t nopt = 0, cols = 0;
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_shape(f, "/adam_m", &nopt, &cols);
+	if (st == W2S_STATUS_OK && nopt != (int64_t)meta->ntrain) {
+		w2s_log_error_local("'%s' holds moments for %lld parameters, the model trains %lld",
+				    f->path, (long long)nopt, (long long)meta->ntrain);
+		st = W2S_STATUS_IO;
+	}
+	out->m = w2s_xmalloc((size_t)(nopt ? nopt : 1) * sizeof *out->m);
+	out->v = w2s_xmalloc((size_t)(nopt ? nopt : 1) * sizeof *out->v);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_read_rows(f, "/params", W2S_H5_F32, 0, 0, n, m->params);
 	if (st == W2S_STATUS_OK)
-		st = w2s_h5_read_rows(f, "/adam_m", W2S_H5_F32, 0, 0, n, out->m);
+		st = w2s_h5_read_rows(f, "/adam_m", W2S_H5_F32, 0, 0, nopt, out->m);
 	if (st == W2S_STATUS_OK)
-		st = w2s_h5_read_rows(f, "/adam_v", W2S_H5_F32, 0, 0, n, out->v);
+		st = w2s_h5_read_rows(f, "/adam_v", W2S_H5_F32, 0, 0, nopt, out->v);
 	void *rows = NULL;
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_read_table(f, "/trace", w2s_trace_columns, 8,

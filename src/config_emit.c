@@ -87,6 +87,18 @@ static json_t *key_json(const struct cfg_key *k, const char *base, const struct 
 		for (int s = 0; s < c->w2s.nstrong; s++)
 			json_array_append_new(a, json_string(c->w2s.strong[s]));
 		return a;
+	case CFG_T_NAMELIST: {
+		const struct w2s_name_list *l = (const struct w2s_name_list *)p;
+		a = json_array();
+		for (int s = 0; s < l->n; s++)
+			json_array_append_new(a, json_string(l->name[s]));
+		return a;
+	}
+	case CFG_T_SEEDS:
+		a = json_array();
+		for (int s = 0; s < c->nseeds; s++)
+			json_array_append_new(a, json_integer((json_int_t)c->seeds[s]));
+		return a;
 	}
 	W2S_CHECK(!"unknown key type");
 	return NULL;

@@ -112,6 +112,8 @@ enum cfg_type {
 	CFG_T_HIDDEN,      /* models.NAME.hidden */
 	CFG_T_OVERRIDE,    /* models.NAME.train */
 	CFG_T_STRONG,      /* w2s.strong */
+	CFG_T_NAMELIST,    /* a struct w2s_name_list of models, possibly empty */
+	CFG_T_SEEDS,       /* seeds: a list of seeds */
 };
 
 struct cfg_section;

@@ -40,7 +40,9 @@ static const char *const task_names[] = {"latent", "teacher", NULL};
 static const char *const act_names[] = {"relu", "gelu", "tanh", NULL};
 static const char *const optimizer_names[] = {"adam", "sgd", NULL};
 static const char *const schedule_names[] = {"constant", "cosine", NULL};
-static const char *const loss_names[] = {"xent", NULL};
+static const char *const loss_names[] = {"xent", "xent_hard", "kl", "confidence", "product", NULL};
+static const char *const stop_on_names[] = {"truth", "teacher", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
 
 const char cfg_default_views[] =
 	"x: {z: all, u: all}\n"
@@ -99,6 +101,12 @@ static const struct cfg_key train_keys[] = {
 	 .meaning = "added to adam's denominator"},
 	{"clip", CFG_T_REAL, TRAIN(clip), REAL_GE0, .def = "1.0",
 	 .meaning = "largest norm of the whole gradient (after the allreduce); 0 = no clipping"},
+	{"eval_every", CFG_T_INT64, TRAIN(eval_every), INT_GE(0), .def = "0",
+	 .meaning = "evaluate on val every this many steps, into the trace; 0 = never"},
+	{"patience", CFG_T_INT64, TRAIN(patience), INT_GE(0), .def = "0",
+	 .meaning = "stop after this many evaluations without improvement, keeping the best; 0 = never"},
+	{"stop_on", CFG_T_ENUM, TRAIN(stop_on), .names = stop_on_names, .def = "truth",
+	 .meaning = "early stopping judges val accuracy against ground truth, or against the teacher"},
 };
 const struct cfg_section cfg_train_section = {train_keys, sizeof train_keys / sizeof *train_keys};
 
@@ -123,6 +131,8 @@ static const struct cfg_key model_keys[] = {
 	 .meaning = "hidden layer widths, at most 15 layers; [] is a linear model"},
 	{"activation", CFG_T_ENUM, MODEL(act), .names = act_names, .def = "relu",
 	 .meaning = "activation of the hidden layers"},
+	{"probe", CFG_T_ENUM, MODEL(probe), .names = bool_names, .def = "false",
+	 .meaning = "true: only the last layer trains, the hidden layers stay as initialized"},
 	{"train", CFG_T_OVERRIDE, MODEL(train), .def_doc = "{}", .type_doc = "map of train keys",
 	 .meaning = "any train.* key, for this model alone; the rest follow train"},
 };
@@ -183,6 +193,24 @@ static const struct cfg_key data_keys[] = {
 };
 static const struct cfg_section data_section = {data_keys, sizeof data_keys / sizeof *data_keys};
 
+static const struct cfg_key confidence_keys[] = {
+	{"alpha", CFG_T_REAL, CONF(w2s.confidence.alpha), .rlo = 0, .rhi = 1, .def = "0.5",
+	 .meaning = "final weight a of the student's hardened predictions in the target"},
+	{"warmup", CFG_T_REAL, CONF(w2s.confidence.warmup), REAL_UNIT, .def = "0.2",
+	 .meaning = "fraction of training over which a ramps linearly from 0"},
+};
+static const struct cfg_section confidence_section = {
+	confidence_keys, sizeof confidence_keys / sizeof *confidence_keys};
+
+static const struct cfg_key product_keys[] = {
+	{"b", CFG_T_REAL, CONF(w2s.product.b), REAL_GE0, .def = "1.0",
+	 .meaning = "exponent of the student's own probabilities in the target"},
+	{"c", CFG_T_REAL, CONF(w2s.product.c), REAL_GE0, .def = "1.0",
+	 .meaning = "exponent of the teacher's probabilities in the target"},
+};
+static const struct cfg_section product_section = {product_keys,
+						   sizeof product_keys / sizeof *product_keys};
+
 static const struct cfg_key w2s_keys[] = {
 	{"weak", CFG_T_NAME, CONF(w2s.weak), .def = "weak",
 	 .meaning = "the model trained on ground truth (weak_train) that labels transfer"},
@@ -190,9 +218,25 @@ static const struct cfg_key w2s_keys[] = {
 	 .def_doc = "[strong, big]",
 	 .meaning = "the students (on the weak labels) and ceilings (on ground truth); teacher task: [strong]"},
 	{"loss", CFG_T_ENUM, CONF(w2s.loss), .names = loss_names, .def = "xent",
-	 .meaning = "the students' loss: cross-entropy on the weak model's probabilities"},
+	 .meaning = "the students' loss on the weak model's outputs: soft xent, xent on its argmax, kl, confidence, product"},
+	{"confidence", CFG_T_SECTION, 0, .sub = &confidence_section},
+	{"product", CFG_T_SECTION, 0, .sub = &product_section},
+	{"chain", CFG_T_NAMELIST, CONF(w2s.chain), .type_doc = "list of model names",
+	 .def_doc = "[]",
+	 .meaning = "intermediate students: each learns the previous one's labels; the strong ones learn the last"},
 };
 static const struct cfg_section w2s_section = {w2s_keys, sizeof w2s_keys / sizeof *w2s_keys};
+
+static const struct cfg_key kd_keys[] = {
+	{"models", CFG_T_NAMELIST, CONF(kd.models), .type_doc = "list of model names",
+	 .def_doc = "[]",
+	 .meaning = "each trains on transfer ground truth plus distillation from w2s.weak"},
+	{"temperature", CFG_T_REAL, CONF(kd.temperature), REAL_GT0, .def = "2.0",
+	 .meaning = "T: both distributions are softened as softmax(logits / T)"},
+	{"weight", CFG_T_REAL, CONF(kd.weight), .rlo = 0, .rhi = 1, .def = "0.5",
+	 .meaning = "l in (1 - l) CE(truth) + l T^2 KL(teacher_T || student_T)"},
+};
+static const struct cfg_section kd_section = {kd_keys, sizeof kd_keys / sizeof *kd_keys};
 
 static const struct cfg_key log_keys[] = {
 	{"every", CFG_T_INT64, CONF(log.every), INT_GE(1), .def = "50",
@@ -212,6 +256,9 @@ static const struct cfg_section checkpoint_section = {
 static const struct cfg_key top_keys[] = {
 	{"seed", CFG_T_SEED, CONF(seed), INT_GE(0), .def = "1",
 	 .meaning = "seed of every random stream: data, initialization, batch order"},
+	{"seeds", CFG_T_SEEDS, CONF(seeds), .type_doc = "list of integers in [0, 2^63)",
+	 .def_doc = "[]",
+	 .meaning = "repeat the experiment once per seed (replacing seed); results per seed and their spread"},
 	{"data", CFG_T_SECTION, 0, .sub = &data_section},
 	{"models", CFG_T_MODELS, CONF(models), .type_doc = "map of models",
 	 .def_doc = "weak, strong, big",
@@ -220,6 +267,7 @@ static const struct cfg_key top_keys[] = {
 	{"w2s", CFG_T_SECTION, 0, .sub = &w2s_section},
 	{"log", CFG_T_SECTION, 0, .sub = &log_section},
 	{"checkpoint", CFG_T_SECTION, 0, .sub = &checkpoint_section},
+	{"kd", CFG_T_SECTION, 0, .sub = &kd_section},
 };
 const struct cfg_section cfg_top_section = {top_keys, sizeof top_keys / sizeof *top_keys};
 
@@ -696,6 +744,7 @@ static enum w2s_status check_model(struct cfg_ctx *x, const struct cfg_entry *e,
 		snprintf(sub, sizeof sub, "%s.train", path);
 		st = check_section(x, &cfg_train_section, te->val, sub, (char *)&m->train, false, given);
 	}
+	m->train.probe = m->probe;
 	return st;
 }
 
@@ -774,6 +823,64 @@ cleanup:
 	return st;
 }
 
+/* A list of model names at `path` into out; absent or [] is empty. */
+static enum w2s_status check_name_list(struct cfg_ctx *x, const struct cfg_node *root,
+				       const char *path, const struct w2s_config *c,
+				       struct w2s_name_list *out)
+{
+	char list[1024], what[80];
+	out->n = 0;
+	const struct cfg_entry *e = cfg_find_path(root, path);
+	if (e == NULL || e->val->kind == CFG_NULL)
+		return W2S_STATUS_OK;
+	const struct cfg_node *l = e->val;
+	if (l->kind != CFG_SEQ)
+		return cfg_fail(x, &l->at, "%s: expected a list of model names, found %s", path,
+				cfg_node_what(l, what, sizeof what));
+	list_models(c, list, sizeof list);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct cfg_node *s = l->items[i];
+		if (s->kind != CFG_SCALAR || w2s_config_model_index(c, s->text) < 0)
+			return cfg_fail(x, &s->at, "%s: %s is not a model (models: %s)", path,
+					cfg_node_what(s, what, sizeof what), list);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(out->name[j], s->text) == 0)
+				return cfg_fail(x, &s->at, "%s: '%s' is listed twice", path, s->text);
+		snprintf(out->name[i], W2S_NAME_MAX, "%s", s->text);
+		out->n = (int)i + 1;
+	}
+	return W2S_STATUS_OK;
+}
+
+static enum w2s_status check_seeds(struct cfg_ctx *x, const struct cfg_node *root,
+				   struct w2s_config *c)
+{
+	char what[80];
+	c->nseeds = 0;
+	const struct cfg_entry *e = cfg_find_path(root, "seeds");
+	if (e == NULL || e->val->kind == CFG_NULL)
+		return W2S_STATUS_OK;
+	const struct cfg_node *l = e->val;
+	if (l->kind != CFG_SEQ)
+		return cfg_fail(x, &l->at, "seeds: expected a list of integers in [0, 2^63), found %s",
+				cfg_node_what(l, what, sizeof what));
+	if (l->n > W2S_MAX_SEEDS)
+		return cfg_fail(x, &l->at, "seeds: at most %d seeds, found %zu", W2S_MAX_SEEDS, l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		int64_t v;
+		const struct cfg_node *s = l->items[i];
+		if (s->kind != CFG_SCALAR || !read_int(s->text, &v) || v < 0)
+			return cfg_fail(x, &s->at, "seeds: expected a list of integers in [0, 2^63), found %s",
+					cfg_node_what(s, what, sizeof what));
+		for (size_t j = 0; j < i; j++)
+			if (c->seeds[j] == (uint64_t)v)
+				return cfg_fail(x, &s->at, "seeds: %lld is listed twice", (long long)v);
+		c->seeds[i] = (uint64_t)v;
+		c->nseeds = (int)i + 1;
+	}
+	return W2S_STATUS_OK;
+}
+
 /* The generated data holds every view of every row as float32: its size
  * must be a number, and one a cluster can hold. */
 static enum w2s_status check_size(struct cfg_ctx *x, const struct cfg_node *root,
@@ -815,6 +922,23 @@ enum w2s_status cfg_check(struct cfg_ctx *x, const struct cfg_node *root, struct
 		st = check_models(x, root, c, models_given);
 	if (st == W2S_STATUS_OK)
 		st = check_w2s(x, root, c);
+	if (st == W2S_STATUS_OK)
+		st = check_name_list(x, root, "w2s.chain", c, &c->w2s.chain);
+	for (int k = 0; st == W2S_STATUS_OK && k < c->w2s.chain.n; k++) {
+		const char *name = c->w2s.chain.name[k];
+		int clash = strcmp(name, c->w2s.weak) == 0;
+		for (int s = 0; s < c->w2s.nstrong; s++)
+			clash |= strcmp(name, c->w2s.strong[s]) == 0;
+		if (clash)
+			st = cfg_fail(x, &cfg_find_path(root, "w2s.chain")->val->at,
+				      "w2s.chain: '%s' is also w2s.weak or in w2s.strong; a chain link "
+				      "must be a model of its own",
+				      name);
+	}
+	if (st == W2S_STATUS_OK)
+		st = check_name_list(x, root, "kd.models", c, &c->kd.models);
+	if (st == W2S_STATUS_OK)
+		st = check_seeds(x, root, c);
 	if (st == W2S_STATUS_OK)
 		st = check_size(x, root, c);
 	return st;

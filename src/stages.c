@@ -269,16 +269,20 @@ static const struct w2s_h5_column result_columns[] = {
 	{"train_seconds", W2S_H5_COL_F64, offsetof(struct result_row, train_seconds), 0},
 };
 
-/* A row of /pgr: one strong model's weak-to-strong outcome on test. */
+/* A row of /pgr: one student's weak-to-strong outcome on test.  teacher is
+ * the model whose labels it learned (the weak model, or the previous link
+ * of a chain); p_weak is always the weak model's. */
 struct pgr_row {
 	char strong[W2S_NAME_MAX];
 	char weak[W2S_NAME_MAX];
+	char teacher[W2S_NAME_MAX];
 	double p_weak, p_w2s, p_ceiling, pgr;
 };
 
 static const struct w2s_h5_column pgr_columns[] = {
 	{"strong", W2S_H5_COL_STR, offsetof(struct pgr_row, strong), W2S_NAME_MAX},
 	{"weak", W2S_H5_COL_STR, offsetof(struct pgr_row, weak), W2S_NAME_MAX},
+	{"teacher", W2S_H5_COL_STR, offsetof(struct pgr_row, teacher), W2S_NAME_MAX},
 	{"p_weak", W2S_H5_COL_F64, offsetof(struct pgr_row, p_weak), 0},
 	{"p_w2s", W2S_H5_COL_F64, offsetof(struct pgr_row, p_w2s), 0},
 	{"p_ceiling", W2S_H5_COL_F64, offsetof(struct pgr_row, p_ceiling), 0},
@@ -295,10 +299,21 @@ struct experiment {
 	struct w2s_h5 data, run;
 	struct w2s_trace trace; /* rank 0 only */
 	int ninst;
-	struct instance inst[1 + 2 * W2S_MAX_MODELS];
+	struct instance inst[1 + 5 * W2S_MAX_MODELS];
 	int nresults;
-	struct result_row results[4 + 2 * W2S_MAX_MODELS];
+	struct result_row results[8 + 8 * W2S_MAX_MODELS];
 };
+
+/* Index of the instance `role`.`model`; it must exist. */
+static int find_instance(const struct experiment *x, const char *role, const char *model)
+{
+	for (int i = 0; i < x->ninst; i++)
+		if (!strcmp(x->inst[i].role, role) &&
+		    !strcmp(x->cfg->models[x->inst[i].model].name, model))
+			return i;
+	W2S_CHECK(!"no such instance");
+	return -1;
+}
 
 static int add_instance(struct experiment *x, const char *role, const char *model)
 {
@@ -406,10 +421,56 @@ static enum w2s_status restore_trace(struct experiment *x, int i, const struct w
  * hard labels for the accuracy shown), else on ground truth.  When
  * resuming, a model whose training finished is read from its final
  * checkpoint and one that was interrupted goes on from its newest. */
+/* A teacher's outputs on every row of the transfer split, on every rank. */
+struct teacher {
+	const char *name;  /* instance */
+	const char *model; /* its model in the config */
+	float *prob;   /* (N, C) */
+	float *logit;  /* (N, C) */
+	int32_t *pred; /* (N) */
+};
+
+static void teacher_alloc(struct teacher *t, int64_t n, int64_t C)
+{
+	t->prob = w2s_xmalloc((size_t)(n * C) * sizeof *t->prob);
+	t->logit = w2s_xmalloc((size_t)(n * C) * sizeof *t->logit);
+	t->pred = w2s_xmalloc((size_t)n * sizeof *t->pred);
+}
+
+static void teacher_free(struct teacher *t)
+{
+	free(t->prob);
+	free(t->logit);
+	free(t->pred);
+	t->prob = t->logit = NULL;
+	t->pred = NULL;
+}
+
+/* The loss an instance trains with: students learn their teacher's labels
+ * with w2s.loss, kd instances distill from the weak model. */
+static struct w2s_train_loss instance_loss(const struct w2s_config *cfg)
+{
+	struct w2s_train_loss l = {
+		.kind = cfg->w2s.loss,
+		.confidence_alpha = cfg->w2s.confidence.alpha,
+		.confidence_warmup = cfg->w2s.confidence.warmup,
+		.product_b = cfg->w2s.product.b,
+		.product_c = cfg->w2s.product.c,
+		.kd_temperature = cfg->kd.temperature,
+		.kd_weight = cfg->kd.weight,
+	};
+	return l;
+}
+
 static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_split split,
-				      const float *soft, const int32_t *teacher_pred,
+				      const struct teacher *teacher, int distill,
 				      struct w2s_mlp *m, double *seconds)
 {
+	/* A student learns the teacher's probabilities (its accuracy shown
+	 * against the teacher's argmax); a kd model learns ground truth and
+	 * distills the teacher's logits. */
+	const float *soft = teacher && !distill ? teacher->prob : NULL;
+	const int32_t *teacher_pred = teacher && !distill ? teacher->pred : NULL;
 	const struct instance *in = &x->inst[i];
 	const struct w2s_model_spec *ms = &x->cfg->models[in->model];
 	struct w2s_mlp_shape shape;
@@ -425,10 +486,12 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 			.name = in->name,
 			.config_json = x->cfg->json,
 			.seed = x->cfg->seed,
-			.stream = W2S_STREAM_SHUFFLE + (uint32_t)i,
+			.stream = W2S_STREAM_SHUFFLE + (uint32_t)in->model,
 			.keep = x->cfg->checkpoint.keep,
 		},
 	};
+	size_t off;
+	w2s_train_trainable(m, ms->probe, &off, &sc.meta.ntrain);
 	struct w2s_ckpt_loaded from = {0};
 	int found = 0;
 	enum w2s_status st = W2S_STATUS_OK;
@@ -436,8 +499,9 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 	if (x->resuming)
 		st = w2s_ckpt_load(x->c, &sc.meta, m, &from, &found);
 	if (!found) {
-		/* Student and ceiling of one model start from the same weights,
-		 * so their difference comes from the targets alone. */
+		/* Student, ceiling and kd of one model start from the same
+		 * weights and see the rows in the same order (the stream above),
+		 * so their differences come from the targets alone. */
 		w2s_mlp_init_params(m, x->cfg->seed, W2S_STREAM_INIT + (uint32_t)in->model);
 	} else if (from.final) {
 		w2s_log_info("%s: finished before; parameters from %s", in->name, from.path);
@@ -464,7 +528,9 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 			.x = xs,
 			.y = teacher_pred ? teacher_pred : ys,
 			.soft = soft,
+			.teacher_logits = teacher && distill ? teacher->logit : NULL,
 		};
+		struct w2s_train_loss loss = instance_loss(x->cfg);
 		struct w2s_train_log log = {
 			.label = in->name,
 			.every = x->cfg->log.every,
@@ -482,12 +548,14 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 		};
 		struct w2s_train_result res;
 		if (!found)
-			w2s_log_info("%s: training %s on %s (%lld rows, view %s, %zu parameters, %s)",
+			w2s_log_info("%s: training %s on %s (%lld rows, view %s, %zu parameters, "
+				     "%s%s%s)",
 				     in->name, ms->name, w2s_split_name(split), (long long)d.n,
 				     ms->view, m->nparams,
-				     soft ? "weak soft labels" : "ground truth");
-		st = w2s_train_model(x->c, m, &ms->train, &d, x->cfg->seed, sc.meta.stream, &log,
-				     &ck, &res);
+				     soft ? "labels of " : distill ? "ground truth, distilling " : "ground truth",
+				     teacher ? teacher->name : "", ms->probe ? "; last layer only" : "");
+		st = w2s_train_model(x->c, m, &ms->train, &loss, &d, x->cfg->seed, sc.meta.stream,
+				     &log, &ck, &res);
 		*seconds = res.seconds;
 		if (st == W2S_STATUS_NUMERIC)
 			w2s_log_error("%s stopped; the last good checkpoint is %s", in->name,
@@ -507,11 +575,10 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 
 /* Collective: predicts `split` with instance i, each rank its shard; writes
  * /labels/<instance>/<split>/{logit, prob, pred}, adds a result row, and
- * when all_prob / all_pred are given gathers the whole split's
- * probabilities (N, C) and predictions (N) there on every rank. */
+ * when `all` is given gathers the whole split's probabilities, logits and
+ * predictions there on every rank. */
 static enum w2s_status label_split(struct experiment *x, int i, const struct w2s_mlp *m,
-				   enum w2s_split split, double train_seconds, float *all_prob,
-				   int32_t *all_pred)
+				   enum w2s_split split, double train_seconds, struct teacher *all)
 {
 	const struct instance *in = &x->inst[i];
 	const struct w2s_model_spec *ms = &x->cfg->models[in->model];
@@ -556,10 +623,13 @@ static enum w2s_status label_split(struct experiment *x, int i, const struct w2s
 		if (st == W2S_STATUS_OK)
 			st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_I32, N, 0, lb, n, pred);
 	}
-	if (st == W2S_STATUS_OK && all_prob)
-		w2s_comm_allgather_shards(x->c, prob, N, (size_t)C * sizeof *prob, all_prob);
-	if (st == W2S_STATUS_OK && all_pred)
-		w2s_comm_allgather_shards(x->c, pred, N, sizeof *pred, all_pred);
+	if (st == W2S_STATUS_OK && all) {
+		w2s_comm_allgather_shards(x->c, prob, N, (size_t)C * sizeof *prob, all->prob);
+		w2s_comm_allgather_shards(x->c, logit, N, (size_t)C * sizeof *logit, all->logit);
+		w2s_comm_allgather_shards(x->c, pred, N, sizeof *pred, all->pred);
+		all->name = in->name;
+		all->model = ms->name;
+	}
 	free(pred);
 	free(prob);
 	free(logit);
@@ -588,11 +658,46 @@ static void print_results(const struct experiment *x, const struct pgr_row *pgr,
 			     r->split, r->accuracy, r->loss, r->train_seconds);
 	}
 	w2s_log_info("%s", "");
-	w2s_log_info("%-16s %8s %15s %10s %8s", "strong (test)", "P_weak", "P_weak->strong",
-		     "P_ceiling", "PGR");
+	w2s_log_info("%-16s %-12s %8s %15s %10s %8s", "strong (test)", "labels of", "P_weak",
+		     "P_weak->strong", "P_ceiling", "PGR");
 	for (int i = 0; i < npgr; i++)
-		w2s_log_info("%-16s %8.4f %15.4f %10.4f %8.3f", pgr[i].strong, pgr[i].p_weak,
-			     pgr[i].p_w2s, pgr[i].p_ceiling, pgr[i].pgr);
+		w2s_log_info("%-16s %-12s %8.4f %15.4f %10.4f %8.3f", pgr[i].strong, pgr[i].teacher,
+			     pgr[i].p_weak, pgr[i].p_w2s, pgr[i].p_ceiling, pgr[i].pgr);
+}
+
+/* Collective: trains the student and the ceiling of `model` on the
+ * transfer split, labels test (and the transfer split into `next` when
+ * given, for the next link of a chain), and fills its PGR row. */
+static enum w2s_status student_and_ceiling(struct experiment *x, const char *model,
+					   const struct teacher *teacher, struct teacher *next,
+					   struct pgr_row *p)
+{
+	int student = find_instance(x, "student", model);
+	int ceiling = find_instance(x, "ceiling", model);
+	struct w2s_mlp m = {0};
+	double secs = 0;
+	enum w2s_status st = train_instance(x, student, W2S_SPLIT_TRANSFER, teacher, 0, &m, &secs);
+	if (st == W2S_STATUS_OK && next)
+		st = label_split(x, student, &m, W2S_SPLIT_TRANSFER, secs, next);
+	if (st == W2S_STATUS_OK)
+		st = label_split(x, student, &m, W2S_SPLIT_TEST, secs, NULL);
+	w2s_mlp_free(&m);
+	if (st == W2S_STATUS_OK)
+		st = train_instance(x, ceiling, W2S_SPLIT_TRANSFER, NULL, 0, &m, &secs);
+	if (st == W2S_STATUS_OK)
+		st = label_split(x, ceiling, &m, W2S_SPLIT_TEST, secs, NULL);
+	w2s_mlp_free(&m);
+	if (st != W2S_STATUS_OK)
+		return st;
+	memset(p, 0, sizeof *p);
+	set_field(p->strong, sizeof p->strong, model);
+	set_field(p->weak, sizeof p->weak, x->cfg->w2s.weak);
+	set_field(p->teacher, sizeof p->teacher, teacher->model);
+	p->p_weak = find_result(x, x->inst[0].name, "test")->accuracy;
+	p->p_w2s = find_result(x, x->inst[student].name, "test")->accuracy;
+	p->p_ceiling = find_result(x, x->inst[ceiling].name, "test")->accuracy;
+	p->pgr = w2s_pgr(p->p_weak, p->p_w2s, p->p_ceiling);
+	return W2S_STATUS_OK;
 }
 
 static enum w2s_status run_models(struct experiment *x)
@@ -601,41 +706,44 @@ static enum w2s_status run_models(struct experiment *x)
 	const int64_t C = w2s_config_classes(cfg);
 	int64_t tb, te;
 	w2s_task_split_range(cfg, W2S_SPLIT_TRANSFER, &tb, &te);
-	float *soft = w2s_xmalloc((size_t)((te - tb) * C) * sizeof *soft); /* (N_transfer, C) */
-	int32_t *weak_pred = w2s_xmalloc((size_t)(te - tb) * sizeof *weak_pred);
-	struct pgr_row pgr[W2S_MAX_MODELS];
+	struct teacher weak_labels = {0}, link[2] = {{0}, {0}};
+	teacher_alloc(&weak_labels, te - tb, C);
+	struct pgr_row pgr[2 * W2S_MAX_MODELS];
+	int npgr = 0;
 	struct w2s_mlp weak = {0};
 	double secs = 0;
 
-	enum w2s_status st = train_instance(x, 0, W2S_SPLIT_WEAK_TRAIN, NULL, NULL, &weak, &secs);
+	enum w2s_status st = train_instance(x, 0, W2S_SPLIT_WEAK_TRAIN, NULL, 0, &weak, &secs);
 	if (st == W2S_STATUS_OK)
-		st = label_split(x, 0, &weak, W2S_SPLIT_TRANSFER, secs, soft, weak_pred);
+		st = label_split(x, 0, &weak, W2S_SPLIT_TRANSFER, secs, &weak_labels);
 	if (st == W2S_STATUS_OK)
-		st = label_split(x, 0, &weak, W2S_SPLIT_TEST, secs, NULL, NULL);
+		st = label_split(x, 0, &weak, W2S_SPLIT_TEST, secs, NULL);
 	w2s_mlp_free(&weak);
 
+	/* A chain: each link learns the previous one's labels and labels the
+	 * transfer split for the next; the strong students learn the last. */
+	const struct teacher *teacher = &weak_labels;
+	for (int k = 0; k < cfg->w2s.chain.n && st == W2S_STATUS_OK; k++) {
+		struct teacher *next = &link[k % 2];
+		if (!next->prob)
+			teacher_alloc(next, te - tb, C);
+		st = student_and_ceiling(x, cfg->w2s.chain.name[k], teacher, next, &pgr[npgr]);
+		if (st == W2S_STATUS_OK)
+			npgr++;
+		teacher = next;
+	}
 	for (int s = 0; s < cfg->w2s.nstrong && st == W2S_STATUS_OK; s++) {
-		int student = 1 + 2 * s, ceiling = 2 + 2 * s;
+		st = student_and_ceiling(x, cfg->w2s.strong[s], teacher, NULL, &pgr[npgr]);
+		if (st == W2S_STATUS_OK)
+			npgr++;
+	}
+	for (int k = 0; k < cfg->kd.models.n && st == W2S_STATUS_OK; k++) {
+		int i = find_instance(x, "kd", cfg->kd.models.name[k]);
 		struct w2s_mlp m = {0};
-		st = train_instance(x, student, W2S_SPLIT_TRANSFER, soft, weak_pred, &m, &secs);
+		st = train_instance(x, i, W2S_SPLIT_TRANSFER, &weak_labels, 1, &m, &secs);
 		if (st == W2S_STATUS_OK)
-			st = label_split(x, student, &m, W2S_SPLIT_TEST, secs, NULL, NULL);
+			st = label_split(x, i, &m, W2S_SPLIT_TEST, secs, NULL);
 		w2s_mlp_free(&m);
-		if (st == W2S_STATUS_OK)
-			st = train_instance(x, ceiling, W2S_SPLIT_TRANSFER, NULL, NULL, &m, &secs);
-		if (st == W2S_STATUS_OK)
-			st = label_split(x, ceiling, &m, W2S_SPLIT_TEST, secs, NULL, NULL);
-		w2s_mlp_free(&m);
-		if (st != W2S_STATUS_OK)
-			break;
-		struct pgr_row *p = &pgr[s];
-		memset(p, 0, sizeof *p);
-		set_field(p->strong, sizeof p->strong, cfg->w2s.strong[s]);
-		set_field(p->weak, sizeof p->weak, cfg->w2s.weak);
-		p->p_weak = find_result(x, x->inst[0].name, "test")->accuracy;
-		p->p_w2s = find_result(x, x->inst[student].name, "test")->accuracy;
-		p->p_ceiling = find_result(x, x->inst[ceiling].name, "test")->accuracy;
-		p->pgr = w2s_pgr(p->p_weak, p->p_w2s, p->p_ceiling);
 	}
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_write_table(&x->run, x->c, "/results", result_columns,
@@ -644,11 +752,12 @@ static enum w2s_status run_models(struct experiment *x)
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_write_table(&x->run, x->c, "/pgr", pgr_columns,
 					(int)(sizeof pgr_columns / sizeof pgr_columns[0]),
-					sizeof(struct pgr_row), pgr, cfg->w2s.nstrong);
+					sizeof(struct pgr_row), pgr, npgr);
 	if (st == W2S_STATUS_OK)
-		print_results(x, pgr, cfg->w2s.nstrong);
-	free(weak_pred);
-	free(soft);
+		print_results(x, pgr, npgr);
+	teacher_free(&link[0]);
+	teacher_free(&link[1]);
+	teacher_free(&weak_labels);
 	return st;
 }
 
@@ -702,16 +811,22 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		goto cleanup;
 
 	add_instance(x, "weak", cfg->w2s.weak);
+	for (int k = 0; k < cfg->w2s.chain.n; k++) {
+		add_instance(x, "student", cfg->w2s.chain.name[k]);
+		add_instance(x, "ceiling", cfg->w2s.chain.name[k]);
+	}
 	for (int s = 0; s < cfg->w2s.nstrong; s++) {
 		add_instance(x, "student", cfg->w2s.strong[s]);
 		add_instance(x, "ceiling", cfg->w2s.strong[s]);
 	}
+	for (int k = 0; k < cfg->kd.models.n; k++)
+		add_instance(x, "kd", cfg->kd.models.name[k]);
 	struct w2s_provenance p = *opts->prov;
 	p.kind = "metrics";
 	p.world_size = c->size;
 	int bad = 0;
 	if (c->rank == 0) {
-		const char *names[1 + 2 * W2S_MAX_MODELS];
+		const char *names[1 + 5 * W2S_MAX_MODELS];
 		for (int i = 0; i < x->ninst; i++)
 			names[i] = x->inst[i].name;
 		join(path, sizeof path, opts->out, "metrics.h5");

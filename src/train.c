@@ -60,8 +60,45 @@ static struct w2s_train_state next_position(const struct w2s_train_state *s,
 	return at;
 }
 
+void w2s_train_trainable(const struct w2s_mlp *m, int probe, size_t *offset, size_t *count)
+{
+	*offset = probe ? (size_t)(m->w[m->shape.nlayers - 1] - m->params) : 0;
+	*count = m->nparams - *offset;
+}
+
+/* The loss of one step on the local rows: returns the sum over them and
+ * writes dlogits.  tb (n, C) holds soft targets, kb (n, C) teacher logits. */
+static double step_loss(const struct w2s_train_loss *loss, const struct w2s_train_data *d,
+			const float *logits, const int32_t *yb, const float *tb, const float *kb,
+			size_t n, size_t C, float scale, int64_t step, int64_t total,
+			double *scratch, float *dlogits)
+{
+	if (d->teacher_logits)
+		return w2s_loss_kd(logits, yb, kb, n, C, (float)loss->kd_temperature,
+				   (float)loss->kd_weight, scale, dlogits);
+	if (!d->soft)
+		return w2s_loss_xent_hard(logits, yb, n, C, scale, dlogits);
+	switch (loss->kind) {
+	case W2S_LOSS_XENT_HARD:
+		return w2s_loss_xent_hard(logits, yb, n, C, scale, dlogits);
+	case W2S_LOSS_KL:
+		return w2s_loss_kl(logits, tb, n, C, scale, dlogits);
+	case W2S_LOSS_CONFIDENCE: {
+		float a = w2s_loss_confidence_alpha((float)loss->confidence_alpha,
+						    (float)loss->confidence_warmup, step, total);
+		return w2s_loss_confidence(logits, tb, n, C, a, scratch, scale, dlogits);
+	}
+	case W2S_LOSS_PRODUCT:
+		return w2s_loss_product(logits, tb, n, C, (float)loss->product_b,
+					(float)loss->product_c, scale, dlogits);
+	case W2S_LOSS_XENT:
+		break;
+	}
+	return w2s_loss_xent_soft(logits, tb, n, C, scale, dlogits);
+}
+
 enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
-				const struct w2s_train_spec *spec,
+				const struct w2s_train_spec *spec, const struct w2s_train_loss *loss,
 				const struct w2s_train_data *d, uint64_t seed, uint32_t stream,
 				const struct w2s_train_log *log, const struct w2s_train_ckpt *ckpt,
 				struct w2s_train_result *res)
@@ -75,17 +112,26 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	enum w2s_status st = W2S_STATUS_OK;
 	memset(res, 0, sizeof *res);
 
+	static const struct w2s_train_loss xent = {.kind = W2S_LOSS_XENT};
+	if (!loss)
+		loss = &xent;
+	/* A probe's optimizer sees only the last layer, so neither its updates
+	 * nor its weight decay touch the frozen ones. */
+	size_t off, ntrain;
+	w2s_train_trainable(m, spec->probe, &off, &ntrain);
 	struct w2s_optim_opts oo;
 	optim_opts_from_spec(spec, total, &oo);
 	struct w2s_optim opt = {0};
 	struct w2s_mlp_work work = {0};
-	W2S_CHECK(w2s_optim_init(&opt, &oo, m->nparams) == 0);
+	W2S_CHECK(w2s_optim_init(&opt, &oo, ntrain) == 0);
 	W2S_CHECK(w2s_mlp_work_init(&work, &m->shape, (size_t)local_max) == 0);
 	int64_t *perm = w2s_xmalloc((size_t)N * sizeof *perm);
 	float *xb = w2s_xmalloc((size_t)(local_max * D) * sizeof *xb);  /* (local_max, D) */
 	float *tb = w2s_xmalloc((size_t)(local_max * C) * sizeof *tb);  /* (local_max, C) */
 	int32_t *yb = w2s_xmalloc((size_t)local_max * sizeof *yb);
 	float *dlogits = w2s_xmalloc((size_t)(local_max * C) * sizeof *dlogits);
+	float *kb = d->teacher_logits ? w2s_xmalloc((size_t)(local_max * C) * sizeof *kb) : NULL;
+	double *scratch = w2s_xmalloc((size_t)(local_max + 3 * C) * sizeof *scratch);
 	/* Gradients, then the step's loss sum, correct count and stop votes:
 	 * one allreduce carries them all. */
 	const size_t ngrad = m->nparams + 3;
@@ -99,8 +145,8 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	if (from) {
 		memcpy(s.trace_rows, from->trace_rows, (size_t)from->ntrace * sizeof *s.trace_rows);
 		opt.step = from->step;
-		memcpy(opt.m, ckpt->from_m, m->nparams * sizeof *opt.m);
-		memcpy(opt.v, ckpt->from_v, m->nparams * sizeof *opt.v);
+		memcpy(opt.m, ckpt->from_m, ntrain * sizeof *opt.m);
+		memcpy(opt.v, ckpt->from_v, ntrain * sizeof *opt.v);
 		int bad = 0;
 		for (int64_t i = 0; i < s.ntrace && log->trace && !bad; i++)
 			bad = w2s_trace_append(log->trace, log->trace_index, &s.trace_rows[i]) != 0;
@@ -123,16 +169,17 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				yb[r] = d->y[row];
 				if (d->soft)
 					memcpy(tb + r * C, d->soft + row * C, (size_t)C * sizeof *tb);
+				if (kb)
+					memcpy(kb + r * C, d->teacher_logits + row * C,
+					       (size_t)C * sizeof *kb);
 			}
 			memset(m->grads, 0, ngrad * sizeof *m->grads);
 			float scale = 1.0f / (float)(ge - gb);
 			double lsum = 0;
 			if (n > 0) {
 				const float *logits = w2s_mlp_forward(m, &work, xb, (size_t)n);
-				lsum = d->soft ? w2s_loss_xent_soft(logits, tb, (size_t)n, (size_t)C,
-								    scale, dlogits)
-					       : w2s_loss_xent_hard(logits, yb, (size_t)n, (size_t)C,
-								    scale, dlogits);
+				lsum = step_loss(loss, d, logits, yb, tb, kb, (size_t)n, (size_t)C, scale,
+						 s.step, total, scratch, dlogits);
 				m->grads[m->nparams + 1] =
 					(float)w2s_count_correct(logits, yb, (size_t)n, (size_t)C);
 				w2s_mlp_backward(m, &work, xb, (size_t)n, dlogits);
@@ -145,7 +192,7 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 			 * checks branch alike everywhere. */
 			float step_loss = m->grads[m->nparams];
 			int stopping = m->grads[m->nparams + 2] > 0;
-			grad_norm = w2s_grad_clip(m->grads, m->nparams, spec->clip);
+			grad_norm = w2s_grad_clip(m->grads + off, ntrain, spec->clip);
 			if (!isfinite(step_loss) || !isfinite(grad_norm)) {
 				w2s_log_error("%s: the %s is not finite at step %lld (epoch %lld); a "
 					      "smaller train.lr or a train.clip may help",
@@ -154,7 +201,7 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				st = W2S_STATUS_NUMERIC;
 				break;
 			}
-			lr = w2s_optim_step(&opt, m->params, m->grads);
+			lr = w2s_optim_step(&opt, m->params + off, m->grads + off);
 			s.step++;
 			s.loss_sum += step_loss;
 			s.correct += m->grads[m->nparams + 1];
@@ -216,6 +263,8 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	}
 
 	free(s.trace_rows);
+	free(scratch);
+	free(kb);
 	free(dlogits);
 	free(yb);
 	free(tb);

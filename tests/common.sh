@@ -44,7 +44,7 @@ models:
   weak: {view: weak}
   strong: {view: strong}
   mlp: {view: x, hidden: [32]}
-train: {epochs: 3, batch: 32, lr: 0.003}
+train: {epochs: 5, batch: 32, lr: 0.02}
 w2s: {weak: weak, strong: [strong, mlp]}
 log: {every: 20}
 YAML

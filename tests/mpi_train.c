@@ -79,7 +79,7 @@ static void train_on(const struct w2s_comm *c, struct w2s_mlp *m, const float *t
 	struct w2s_train_log log = {.label = "test", .every = 1000};
 	struct w2s_train_spec s = spec();
 	struct w2s_train_result res;
-	assert_int_equal(w2s_train_model(c, m, &s, &d, 1, W2S_STREAM_SHUFFLE, &log, NULL, &res),
+	assert_int_equal(w2s_train_model(c, m, &s, NULL, &d, 1, W2S_STREAM_SHUFFLE, &log, NULL, &res),
 			 W2S_STATUS_OK);
 	assert_int_equal(res.steps, 3 * ((N + 63) / 64));
 }

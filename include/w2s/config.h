@@ -42,9 +42,28 @@ enum w2s_split {
 };
 const char *w2s_split_name(enum w2s_split s);
 
+/* How a student learns from its teacher's outputs (loss.h has the maths). */
 enum w2s_loss_kind {
-	W2S_LOSS_XENT = 0, /* cross-entropy on the teacher's soft probabilities */
+	W2S_LOSS_XENT = 0,   /* cross-entropy on the teacher's soft probabilities */
+	W2S_LOSS_XENT_HARD,  /* cross-entropy on the teacher's argmax */
+	W2S_LOSS_KL,         /* KL(teacher || student): xent less the teacher's entropy */
+	W2S_LOSS_CONFIDENCE, /* auxiliary confidence loss (Burns et al., 2023) */
+	W2S_LOSS_PRODUCT,    /* xent against p_student^b * p_teacher^c, normalized */
 };
+
+/* What a model is judged on when validation decides early stopping. */
+enum w2s_stop_on {
+	W2S_STOP_ON_TRUTH = 0, /* accuracy on val against ground truth */
+	W2S_STOP_ON_TEACHER,   /* agreement on val with the model's training targets */
+};
+
+/* A list of model names. */
+struct w2s_name_list {
+	int n;
+	char name[W2S_MAX_MODELS][W2S_NAME_MAX];
+};
+
+#define W2S_MAX_SEEDS 64
 
 /* A view of the latent task: its columns are z[0..z) then u[0..u), unless
  * noise > 0, when it is z[0..z) + noise * u[0..z) (u then must be 0 or equal
@@ -70,6 +89,10 @@ struct w2s_train_spec {
 	double momentum;     /* SGD */
 	double beta1, beta2, eps; /* Adam */
 	double clip;         /* max gradient norm; 0 = none */
+	int64_t eval_every;  /* steps between evaluations on val (trace); 0 = none */
+	int64_t patience;    /* evaluations without improvement before stopping; 0 = never */
+	enum w2s_stop_on stop_on;
+	int probe;           /* not a key of train: copied from models.NAME.probe */
 };
 
 struct w2s_model_spec {
@@ -78,11 +101,14 @@ struct w2s_model_spec {
 	int nhidden;             /* 0 = linear */
 	int64_t hidden[W2S_MAX_HIDDEN];
 	enum w2s_act act;
+	int probe;               /* 1: only the last layer trains; the others stay as initialized */
 	struct w2s_train_spec train; /* resolved: global train + this model's overrides */
 };
 
 struct w2s_config {
 	uint64_t seed;
+	int nseeds;                     /* seeds: [..]; 0 = just `seed` */
+	uint64_t seeds[W2S_MAX_SEEDS];
 	struct {
 		enum w2s_task_kind task;
 		int64_t rows[W2S_NSPLITS];
@@ -111,7 +137,20 @@ struct w2s_config {
 		int nstrong;
 		char strong[W2S_MAX_MODELS][W2S_NAME_MAX];
 		enum w2s_loss_kind loss;
+		struct {
+			double alpha;   /* final weight of the hardened self-labels */
+			double warmup;  /* fraction of training over which alpha ramps up from 0 */
+		} confidence;
+		struct {
+			double b, c;    /* exponents of the student's and teacher's probabilities */
+		} product;
+		struct w2s_name_list chain; /* intermediate students: weak -> chain... -> strong */
 	} w2s;
+	struct {
+		struct w2s_name_list models; /* trained on ground truth plus distillation from w2s.weak */
+		double temperature;
+		double weight;               /* l in (1 - l) CE + l T^2 KL */
+	} kd;
 	struct {
 		int64_t every;  /* a progress line and a trace row every this many steps */
 	} log;

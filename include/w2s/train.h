@@ -32,8 +32,21 @@ struct w2s_train_data {
 	int64_t dim;        /* D */
 	int classes;        /* C */
 	const float *x;     /* (N, D) */
-	const int32_t *y;   /* (N) class ids, used for accuracy and hard targets */
-	const float *soft;  /* (N, C) target distributions, or NULL to train on y */
+	const int32_t *y;   /* (N) class ids: hard targets, and what accuracy counts */
+	const float *soft;  /* (N, C) a teacher's probabilities, or NULL to train on y */
+	const float *teacher_logits; /* (N, C) for distillation (kd), or NULL */
+};
+
+/* Which loss turns the targets into gradients.  With soft targets, `kind`
+ * chooses among the losses of a student learning from its teacher (y then
+ * holds the teacher's argmax); with teacher_logits, ground-truth
+ * cross-entropy plus distillation at temperature kd_temperature with weight
+ * kd_weight; otherwise cross-entropy on y. */
+struct w2s_train_loss {
+	enum w2s_loss_kind kind;
+	double confidence_alpha, confidence_warmup;
+	double product_b, product_c;
+	double kd_temperature, kd_weight;
 };
 
 /* Where progress goes.  trace may be NULL (and is NULL on ranks != 0). */
@@ -85,16 +98,22 @@ struct w2s_train_result {
 };
 
 /* Collective: trains m from its current parameters on d with the
- * hyperparameters of spec; the shuffling comes from (seed, stream).  ckpt
+ * hyperparameters of spec (with spec->probe, only the last layer) and the
+ * loss of `loss` (NULL: cross-entropy); the shuffling comes from (seed,
+ * stream).  ckpt
  * may be NULL (no checkpoints, no stopping, start from the beginning).
  * Returns W2S_STATUS_NUMERIC (on every rank, after one message) if the loss
  * or gradient stops being finite, W2S_STATUS_IO if a trace or checkpoint
  * write fails, W2S_STATUS_STOPPED after checkpointing on request. */
 enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
-				const struct w2s_train_spec *spec,
+				const struct w2s_train_spec *spec, const struct w2s_train_loss *loss,
 				const struct w2s_train_data *d, uint64_t seed, uint32_t stream,
 				const struct w2s_train_log *log, const struct w2s_train_ckpt *ckpt,
 				struct w2s_train_result *res);
+
+/* The part of the flat parameters that trains: everything, or for a probe
+ * only the last layer (a contiguous tail of the buffer).  Offset and count. */
+void w2s_train_trainable(const struct w2s_mlp *m, int probe, size_t *offset, size_t *count);
 
 /* Steps a model takes with this spec on n rows (epochs * batches). */
 int64_t w2s_train_total_steps(const struct w2s_train_spec *spec, int64_t n);
@@ -120,6 +139,7 @@ struct w2s_ckpt_meta {
 	uint64_t seed;
 	uint32_t stream;
 	int64_t keep;             /* newest checkpoints of this instance kept */
+	size_t ntrain;            /* parameters the optimizer holds moments for */
 };
 
 /* Collective: writes the checkpoint of the state after s->step steps and

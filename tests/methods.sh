@@ -1,0 +1,81 @@
+#!/bin/sh
+# The ways a small model helps a large one, each on a tiny config under
+# mpirun -n 2: every student loss runs and reports; confidence with a = 0
+# and kd with weight 0 reduce exactly to plain training; a chain reports
+# every link with its teacher; a probe trains its last layer only.
+. "$(dirname "$0")/common.sh"
+small_config "$TMP/small.yaml"
+
+run() { # OUT ARGS...: a run on 2 ranks that must succeed
+	out=$1
+	shift
+	mpi 2 "$W2S" run "$TMP/small.yaml" --out "$TMP/$out" --quiet "$@" || fail "w2s run $*"
+}
+
+py() { "$PYTHON3" - "$@"; }
+
+for loss in xent xent_hard kl confidence product; do
+	run "loss-$loss" --set w2s.loss="$loss"
+done
+py "$TMP" <<'PY' || fail "loss kinds"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+for loss in ("xent", "xent_hard", "kl", "confidence", "product"):
+    with h5py.File(f"{d}/loss-{loss}/run.h5", "r") as f:
+        pgr = f["pgr"][()]
+        models = sorted(p["strong"].decode() for p in pgr)
+        if models != ["mlp", "strong"] or not np.all(np.isfinite(pgr["p_w2s"])):
+            sys.exit(f"{loss}: pgr rows {models}")
+        line = ", ".join(f"{p['strong'].decode()} PGR {p['pgr']:.3f}" for p in pgr)
+        print(f"loss {loss}: {line}")
+# kl has the gradient of soft xent: the same parameters.
+a = h5py.File(f"{d}/loss-xent/run.h5", "r")
+b = h5py.File(f"{d}/loss-kl/run.h5", "r")
+if not np.array_equal(a["models/student.strong/params"][()], b["models/student.strong/params"][()]):
+    sys.exit("kl and xent students differ; their gradients are the same")
+PY
+
+# confidence with a = 0 is soft xent, bit for bit.
+run conf0 --set w2s.loss=confidence --set w2s.confidence.alpha=0
+# kd with weight 0 is ground-truth training: the ceiling, bit for bit.
+run kd0 --set 'kd.models=[mlp]' --set kd.weight=0
+run kd --set 'kd.models=[mlp]' --set kd.weight=0.7 --set kd.temperature=3
+# A chain weak -> medium -> strong students.
+run chain --set 'models.medium={view: x, hidden: [16]}' --set 'w2s.chain=[medium]'
+# A probe on the mlp: its hidden layer stays as initialized.
+run probe --set models.mlp.probe=true
+py "$TMP" <<'PY' || fail "reductions, chain or probe"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+def params(run, model):
+    with h5py.File(f"{d}/{run}/run.h5", "r") as f:
+        return f[f"models/{model}/params"][()]
+for m in ("student.strong", "student.mlp"):
+    if not np.array_equal(params("conf0", m), params("loss-xent", m)):
+        sys.exit(f"confidence with alpha 0 differs from xent for {m}")
+print("confidence, alpha 0: bit-identical to xent")
+if not np.array_equal(params("kd0", "kd.mlp"), params("kd0", "ceiling.mlp")):
+    sys.exit("kd with weight 0 differs from the ceiling")
+if np.array_equal(params("kd", "kd.mlp"), params("kd", "ceiling.mlp")):
+    sys.exit("kd with weight 0.7 is the ceiling: the distillation term did nothing")
+print("kd, weight 0: bit-identical to the ceiling; weight 0.7 differs")
+with h5py.File(f"{d}/chain/run.h5", "r") as f:
+    rows = {p["strong"].decode(): p["teacher"].decode() for p in f["pgr"][()]}
+    if rows != {"medium": "weak", "strong": "medium", "mlp": "medium"}:
+        sys.exit(f"chain rows: {rows}")
+    if "labels/student.medium/transfer/prob" not in f:
+        sys.exit("the chain link did not label the transfer split")
+print(f"chain: teachers {rows}")
+# The mlp on view x (16 columns): hidden layer 16 -> 32 = 512 + 32 parameters.
+hidden = 16 * 32 + 32
+s, c = params("probe", "student.mlp"), params("probe", "ceiling.mlp")
+full = params("loss-xent", "ceiling.mlp")
+if not np.array_equal(s[:hidden], c[:hidden]):
+    sys.exit("a probe's frozen layer differs between student and ceiling")
+if np.array_equal(s[hidden:], c[hidden:]):
+    sys.exit("a probe's last layer did not train differently")
+if np.array_equal(c[:hidden], full[:hidden]):
+    sys.exit("the full model's hidden layer did not train")
+print("probe: hidden layer frozen at its initialization, last layer trained")
+PY
+echo "methods: ok"
