@@ -65,6 +65,9 @@ static const char run_help[] =
 	"                    newest checkpoint; the config must be the same (else refused,\n"
 	"                    naming the keys that differ).  With nothing in DIR, starts.\n"
 	"  --force           replace a run already in DIR (otherwise refused)\n"
+	"  --seeds N         repeat the experiment for seeds seed, seed+1, ..., seed+N-1\n"
+	"                    (the same as --set seeds=[...]): each seed runs into DIR/seed-S,\n"
+	"                    and DIR/summary.h5 holds every seed's PGR with median and spread\n"
 	"  --quiet           only warnings and errors\n"
 	"  --log-level L     error, warn, info (default) or debug\n"
 	"\n"
@@ -100,8 +103,9 @@ struct args {
 	const char *command;
 	const char *config;
 	const char *out;
-	const char *sets[MAX_SETS];
+	const char *sets[MAX_SETS + 3];
 	int nsets;
+	int64_t seeds;
 	bool force, resume, quiet, json, keys, help;
 	int log_level;
 };
@@ -116,7 +120,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	for (int i = 2; i < argc; i++) {
 		const char *s = argv[i];
 		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-		bool takes = !strcmp(s, "--set") || !strcmp(s, "--out") || !strcmp(s, "--log-level");
+		bool takes = !strcmp(s, "--set") || !strcmp(s, "--out") || !strcmp(s, "--log-level") ||
+			     !strcmp(s, "--seeds");
 		if (takes && !value) {
 			w2s_log_error("%s needs a value (see w2s %s --help)", s, a->command);
 			return W2S_STATUS_USAGE;
@@ -138,6 +143,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (a->log_level < 0) {
 				w2s_log_error("--log-level '%s': expected error, warn, info or debug",
 					      value);
+				return W2S_STATUS_USAGE;
+			}
+			i++;
+		} else if (!strcmp(s, "--seeds") && !strcmp(a->command, "run")) {
+			char *end;
+			a->seeds = strtoll(value, &end, 10);
+			if (*end != '\0' || a->seeds < 1 || a->seeds > W2S_MAX_SEEDS) {
+				w2s_log_error("--seeds '%s': expected an integer in [1, %d]", value,
+					      W2S_MAX_SEEDS);
 				return W2S_STATUS_USAGE;
 			}
 			i++;
@@ -207,10 +221,63 @@ static void catch_stop_signals(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
+/* The experiment once per seed of cfg->seeds, each into OUT/seed-S, then
+ * the summary over seeds. */
+static enum w2s_status run_seeds(const struct w2s_comm *c, const struct args *a,
+				 const struct w2s_config *cfg, struct w2s_provenance *prov)
+{
+	bool resuming = false;
+	enum w2s_status st = w2s_stage_prepare_out(c, cfg, a->out, "config.yaml", a->force,
+						   a->resume, &resuming);
+	const char *sets[MAX_SETS + 3];
+	char seed_set[64], out[4096];
+	memcpy(sets, a->sets, (size_t)a->nsets * sizeof *sets);
+	sets[a->nsets] = "seeds=[]";
+	sets[a->nsets + 1] = seed_set;
+	for (int i = 0; i < cfg->nseeds && st == W2S_STATUS_OK; i++) {
+		snprintf(seed_set, sizeof seed_set, "seed=%llu", (unsigned long long)cfg->seeds[i]);
+		snprintf(out, sizeof out, "%s/seed-%llu", a->out, (unsigned long long)cfg->seeds[i]);
+		struct w2s_config one = {0};
+		st = w2s_config_load(&one, a->config, sets, a->nsets + 2);
+		if (st != W2S_STATUS_OK)
+			break;
+		w2s_log_info("== seed %llu of %d: %s", (unsigned long long)cfg->seeds[i], cfg->nseeds,
+			     out);
+		prov->config_json = one.json;
+		struct w2s_run_opts opts = {
+			.out = out,
+			.force = a->force,
+			.resume = a->resume,
+			.stop = &stop_requested,
+			.prov = prov,
+		};
+		st = w2s_run_pipeline(c, &one, &opts);
+		w2s_config_free(&one);
+	}
+	prov->config_json = cfg->json;
+	if (st == W2S_STATUS_OK)
+		st = w2s_stage_summarize(c, a->out, cfg->seeds, cfg->nseeds, prov);
+	return st;
+}
+
 static int run_command(const struct w2s_comm *c, const struct args *a)
 {
 	struct w2s_config cfg = {0};
 	enum w2s_status st = w2s_config_load(&cfg, a->config, a->sets, a->nsets);
+	if (st == W2S_STATUS_OK && a->seeds > 0) {
+		/* --seeds N is seeds: [seed, ..., seed + N - 1] */
+		char list[W2S_MAX_SEEDS * 24 + 16];
+		int len = snprintf(list, sizeof list, "seeds=[");
+		for (int64_t i = 0; i < a->seeds; i++)
+			len += snprintf(list + len, sizeof list - (size_t)len, "%s%llu", i ? ", " : "",
+					(unsigned long long)(cfg.seed + (uint64_t)i));
+		snprintf(list + len, sizeof list - (size_t)len, "]");
+		const char *sets[MAX_SETS + 3];
+		memcpy(sets, a->sets, (size_t)a->nsets * sizeof *sets);
+		sets[a->nsets] = list;
+		w2s_config_free(&cfg);
+		st = w2s_config_load(&cfg, a->config, sets, a->nsets + 1);
+	}
 	if (st != W2S_STATUS_OK)
 		return w2s_status_exit_code(st);
 
@@ -244,6 +311,8 @@ static int run_command(const struct w2s_comm *c, const struct args *a)
 			st = w2s_stage_gen(c, &cfg, path, &prov);
 		if (st == W2S_STATUS_OK)
 			w2s_log_info("wrote %s", path);
+	} else if (cfg.nseeds > 0) {
+		st = run_seeds(c, a, &cfg, &prov);
 	} else {
 		struct w2s_run_opts opts = {
 			.out = a->out,

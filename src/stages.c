@@ -761,6 +761,169 @@ static enum w2s_status run_models(struct experiment *x)
 	return st;
 }
 
+/* ---- seeds ---- */
+
+struct seed_pgr_row {
+	int64_t seed;
+	struct pgr_row r;
+};
+
+struct summary_row {
+	char strong[W2S_NAME_MAX];
+	char metric[16];
+	int64_t n;
+	double median, min, max, mean, std;
+};
+
+static const struct w2s_h5_column summary_columns[] = {
+	{"strong", W2S_H5_COL_STR, offsetof(struct summary_row, strong), W2S_NAME_MAX},
+	{"metric", W2S_H5_COL_STR, offsetof(struct summary_row, metric), 16},
+	{"n", W2S_H5_COL_I64, offsetof(struct summary_row, n), 0},
+	{"median", W2S_H5_COL_F64, offsetof(struct summary_row, median), 0},
+	{"min", W2S_H5_COL_F64, offsetof(struct summary_row, min), 0},
+	{"max", W2S_H5_COL_F64, offsetof(struct summary_row, max), 0},
+	{"mean", W2S_H5_COL_F64, offsetof(struct summary_row, mean), 0},
+	{"std", W2S_H5_COL_F64, offsetof(struct summary_row, std), 0},
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median, extremes, mean and (sample) standard deviation of the finite
+ * values among v (n); NaNs (a PGR without a gap) are left out. */
+static void describe(const double *v, int n, struct summary_row *r)
+{
+	double sorted[W2S_MAX_SEEDS], sum = 0;
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (isfinite(v[i]))
+			sorted[k++] = v[i];
+	r->n = k;
+	r->median = r->min = r->max = r->mean = r->std = NAN;
+	if (k == 0)
+		return;
+	qsort(sorted, (size_t)k, sizeof *sorted, cmp_double);
+	r->median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
+	r->min = sorted[0];
+	r->max = sorted[k - 1];
+	for (int i = 0; i < k; i++)
+		sum += sorted[i];
+	r->mean = sum / k;
+	double sq = 0;
+	for (int i = 0; i < k; i++)
+		sq += (sorted[i] - r->mean) * (sorted[i] - r->mean);
+	r->std = k > 1 ? sqrt(sq / (k - 1)) : 0;
+}
+
+enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
+				    const uint64_t *seeds, int n,
+				    const struct w2s_provenance *prov)
+{
+	const int ncols = (int)(sizeof pgr_columns / sizeof pgr_columns[0]);
+	struct seed_pgr_row *all = NULL;
+	int64_t nall = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/seed-%llu/run.h5", out, (unsigned long long)seeds[i]);
+		struct w2s_h5 f = {.file = -1};
+		void *rows = NULL;
+		int64_t k = 0;
+		st = w2s_h5_open(&f, c, path);
+		if (st == W2S_STATUS_OK)
+			st = agree(c, w2s_h5_read_table(&f, "/pgr", pgr_columns, ncols,
+							sizeof(struct pgr_row), &rows, &k));
+		w2s_h5_close(&f);
+		if (st != W2S_STATUS_OK)
+			break;
+		all = realloc(all, (size_t)(nall + k) * sizeof *all);
+		W2S_CHECK(all != NULL);
+		for (int64_t j = 0; j < k; j++) {
+			all[nall + j].seed = (int64_t)seeds[i];
+			all[nall + j].r = ((struct pgr_row *)rows)[j];
+		}
+		nall += k;
+		free(rows);
+	}
+	/* One summary row per strong model (in the order of the first seed)
+	 * and metric. */
+	static const char *metrics[4] = {"p_weak", "p_w2s", "p_ceiling", "pgr"};
+	struct summary_row *sum = w2s_xcalloc((size_t)(nall * 4 + 1), sizeof *sum);
+	int64_t nsum = 0;
+	for (int64_t a = 0; a < nall && st == W2S_STATUS_OK; a++) {
+		if (all[a].seed != (int64_t)seeds[0])
+			continue;
+		double v[4][W2S_MAX_SEEDS];
+		int k = 0;
+		for (int64_t b = 0; b < nall; b++) {
+			if (strcmp(all[b].r.strong, all[a].r.strong) != 0)
+				continue;
+			v[0][k] = all[b].r.p_weak;
+			v[1][k] = all[b].r.p_w2s;
+			v[2][k] = all[b].r.p_ceiling;
+			v[3][k] = all[b].r.pgr;
+			k++;
+		}
+		for (int m = 0; m < 4; m++) {
+			struct summary_row *r = &sum[nsum++];
+			set_field(r->strong, sizeof r->strong, all[a].r.strong);
+			set_field(r->metric, sizeof r->metric, metrics[m]);
+			describe(v[m], k, r);
+		}
+	}
+
+	/* The per-seed table: pgr's columns after a seed column. */
+	struct w2s_h5_column cols[16];
+	cols[0] = (struct w2s_h5_column){"seed", W2S_H5_COL_I64, offsetof(struct seed_pgr_row, seed), 0};
+	for (int i = 0; i < ncols; i++) {
+		cols[i + 1] = pgr_columns[i];
+		cols[i + 1].offset += offsetof(struct seed_pgr_row, r);
+	}
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof path, "%s/summary.h5", out);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	struct w2s_h5 f = {.file = -1};
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_create(&f, c, tmp);
+	if (st == W2S_STATUS_OK) {
+		struct w2s_provenance p = *prov;
+		p.kind = "summary";
+		st = w2s_h5_write_provenance(&f, &p);
+	}
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_write_table(&f, c, "/pgr", cols, ncols + 1, sizeof *all, all, nall);
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_write_table(&f, c, "/summary", summary_columns,
+					(int)(sizeof summary_columns / sizeof summary_columns[0]),
+					sizeof *sum, sum, nsum);
+	enum w2s_status closed = agree(c, w2s_h5_close(&f));
+	if (st == W2S_STATUS_OK)
+		st = closed;
+	if (st == W2S_STATUS_OK)
+		st = agree(c, c->rank == 0 && rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
+	if (st == W2S_STATUS_OK) {
+		w2s_log_info("%s", "");
+		w2s_log_info("over %d seeds (test; median [min, max]):", n);
+		w2s_log_info("%-16s %24s %24s %24s %24s", "strong", "P_weak", "P_weak->strong",
+			     "P_ceiling", "PGR");
+		for (int64_t i = 0; i + 3 < nsum; i += 4) {
+			char cell[4][64];
+			for (int m = 0; m < 4; m++)
+				snprintf(cell[m], sizeof cell[m], "%.4f [%.4f, %.4f]", sum[i + m].median,
+					 sum[i + m].min, sum[i + m].max);
+			w2s_log_info("%-16s %24s %24s %24s %24s", sum[i].strong, cell[0], cell[1],
+				     cell[2], cell[3]);
+		}
+		w2s_log_info("wrote %s", path);
+	}
+	free(sum);
+	free(all);
+	return st;
+}
+
 /* Collective: true when OUT holds a data file made from this config (then
  * it is kept open in x->data).  Data files take their name only when whole,
  * so one that exists but does not open is a real error, reported. */

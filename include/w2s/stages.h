@@ -47,6 +47,15 @@ struct w2s_run_opts {
 enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_config *cfg,
 				 const struct w2s_run_opts *opts);
 
+/* Collective: the experiment repeated over seeds: reads the /pgr table of
+ * OUT/seed-<s>/run.h5 for each of the n seeds, writes OUT/summary.h5 with
+ * /pgr (every seed's rows, with a seed column) and /summary (per strong
+ * model and metric: n, median, min, max, mean, standard deviation), and
+ * prints the summary (rank 0).  PGR is computed per seed, then summarized. */
+enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
+				    const uint64_t *seeds, int n,
+				    const struct w2s_provenance *prov);
+
 /* Collective: makes the folder OUT and writes OUT/config.yaml (rank 0,
  * through a temporary file and a rename).  When `guard` (a file name) is
  * already in OUT: with force, the old checkpoints go and the run starts
