@@ -103,8 +103,10 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 		st = write_flat(&f, c, "/adam_m", o->m, (int64_t)o->n);
 	if (st == W2S_STATUS_OK)
 		st = write_flat(&f, c, "/adam_v", o->v, (int64_t)o->n);
+	if (st == W2S_STATUS_OK && s->best_params)
+		st = write_flat(&f, c, "/best_params", s->best_params, n);
 	if (st == W2S_STATUS_OK)
-		st = w2s_h5_write_table(&f, c, "/trace", w2s_trace_columns, 8,
+		st = w2s_h5_write_table(&f, c, "/trace", w2s_trace_columns, W2S_TRACE_FIELDS,
 					sizeof(struct w2s_trace_row), s->trace_rows, s->ntrace);
 	const struct {
 		const char *key;
@@ -113,6 +115,8 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 		{"step", s->step}, {"epoch", s->epoch}, {"batch", s->batch}, {"final", final},
 		{"ntrace", s->ntrace}, {"nparams", n}, {"world_size", c->size},
 		{"rng_seed", (int64_t)meta->seed}, {"rng_stream", meta->stream},
+		{"best_step", s->best_step}, {"bad_evals", s->bad_evals},
+		{"has_best_params", s->best_params != NULL},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_int64(&f, "/", ints[i].key, ints[i].value);
@@ -121,7 +125,7 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 		double value;
 	} reals[] = {
 		{"loss_sum", s->loss_sum}, {"correct", s->correct}, {"seen", s->seen},
-		{"seconds", s->seconds},
+		{"seconds", s->seconds}, {"last_val", s->last_val}, {"best_val", s->best_val},
 	};
 	for (size_t i = 0; i < sizeof reals / sizeof reals[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_double(&f, "/", reals[i].key, reals[i].value);
@@ -165,6 +169,8 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 
 void w2s_ckpt_loaded_free(struct w2s_ckpt_loaded *l)
 {
+	free(l->state.best_params);
+	l->state.best_params = NULL;
 	free(l->state.trace_rows);
 	free(l->m);
 	free(l->v);
@@ -177,7 +183,7 @@ static enum w2s_status read_one(struct w2s_h5 *f, const struct w2s_ckpt_meta *me
 				struct w2s_mlp *m, struct w2s_ckpt_loaded *out)
 {
 	const int64_t n = (int64_t)m->nparams;
-	int64_t nparams = -1, final = 0;
+	int64_t nparams = -1, final = 0, has_best = 0;
 	char *config = NULL;
 	enum w2s_status st = w2s_h5_attr_read_int64(f, "/", "nparams", &nparams);
 	if (st == W2S_STATUS_OK && nparams != n) {
@@ -196,14 +202,15 @@ static enum w2s_status read_one(struct w2s_h5 *f, const struct w2s_ckpt_meta *me
 	const struct {
 		const char *key;
 		int64_t *value;
-	} ints[] = {{"step", &s->step}, {"epoch", &s->epoch}, {"batch", &s->batch}, {"final", &final}};
+	} ints[] = {{"step", &s->step}, {"epoch", &s->epoch}, {"batch", &s->batch}, {"final", &final},
+		    {"best_step", &s->best_step}, {"bad_evals", &s->bad_evals}, {"has_best_params", &has_best}};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_read_int64(f, "/", ints[i].key, ints[i].value);
 	const struct {
 		const char *key;
 		double *value;
 	} reals[] = {{"loss_sum", &s->loss_sum}, {"correct", &s->correct}, {"seen", &s->seen},
-		     {"seconds", &s->seconds}};
+		     {"seconds", &s->seconds}, {"last_val", &s->last_val}, {"best_val", &s->best_val}};
 	for (size_t i = 0; i < sizeof reals / sizeof reals[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_read_double(f, "/", reals[i].key, reals[i].value);
 	int64_t nopt = 0, cols = 0;
@@ -222,9 +229,13 @@ static enum w2s_status read_one(struct w2s_h5 *f, const struct w2s_ckpt_meta *me
 		st = w2s_h5_read_rows(f, "/adam_m", W2S_H5_F32, 0, 0, nopt, out->m);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_read_rows(f, "/adam_v", W2S_H5_F32, 0, 0, nopt, out->v);
+	if (st == W2S_STATUS_OK && has_best) {
+		s->best_params = w2s_xmalloc((size_t)n * sizeof *s->best_params);
+		st = w2s_h5_read_rows(f, "/best_params", W2S_H5_F32, 0, 0, n, s->best_params);
+	}
 	void *rows = NULL;
 	if (st == W2S_STATUS_OK)
-		st = w2s_h5_read_table(f, "/trace", w2s_trace_columns, 8,
+		st = w2s_h5_read_table(f, "/trace", w2s_trace_columns, W2S_TRACE_FIELDS,
 				       sizeof(struct w2s_trace_row), &rows, &s->ntrace);
 	s->trace_rows = rows;
 	out->final = (int)final;

@@ -530,7 +530,7 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 
 /* ---- traces ---- */
 
-const struct w2s_h5_column w2s_trace_columns[8] = {
+const struct w2s_h5_column w2s_trace_columns[W2S_TRACE_FIELDS] = {
 	{"step", W2S_H5_COL_I64, offsetof(struct w2s_trace_row, step), 0},
 	{"epoch", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, epoch), 0},
 	{"loss", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, loss), 0},
@@ -539,10 +539,11 @@ const struct w2s_h5_column w2s_trace_columns[8] = {
 	{"grad_norm", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, grad_norm), 0},
 	{"seconds", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, seconds), 0},
 	{"samples_per_s", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, samples_per_s), 0},
+	{"val_acc", W2S_H5_COL_F64, offsetof(struct w2s_trace_row, val_acc), 0},
 };
 
-static const char *trace_fields[8] = {"step", "epoch", "loss", "acc",
-				      "lr", "grad_norm", "seconds", "samples_per_s"};
+static const char *trace_fields[W2S_TRACE_FIELDS] = {
+	"step", "epoch", "loss", "acc", "lr", "grad_norm", "seconds", "samples_per_s", "val_acc"};
 
 enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
 				 const char *const *names, int n, const struct w2s_provenance *p)
@@ -579,7 +580,7 @@ enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
 			st = W2S_STATUS_IO;
 			break;
 		}
-		for (int k = 0; k < 8; k++) {
+		for (int k = 0; k < W2S_TRACE_FIELDS; k++) {
 			snprintf(g, sizeof g, "/trace/%s/%s", names[i], trace_fields[k]);
 			hid_t type = k == 0 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
 			t->dset[i][k] = H5Dcreate2(t->file, g, type, space, H5P_DEFAULT, dcpl,
@@ -593,7 +594,7 @@ enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
 		if (st != W2S_STATUS_OK)
 			break;
 		H5DSset_scale(t->dset[i][0], "step");
-		for (int k = 1; k < 8; k++)
+		for (int k = 1; k < W2S_TRACE_FIELDS; k++)
 			H5DSattach_scale(t->dset[i][k], t->dset[i][0], 0);
 	}
 	H5Sclose(space);
@@ -610,12 +611,12 @@ enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
 enum w2s_status w2s_trace_append(struct w2s_trace *t, int index, const struct w2s_trace_row *r)
 {
 	W2S_CHECK(index >= 0 && index < t->n);
-	double v[8] = {0, r->epoch, r->loss, r->acc, r->lr, r->grad_norm, r->seconds,
-		       r->samples_per_s};
+	double v[W2S_TRACE_FIELDS] = {0, r->epoch, r->loss, r->acc, r->lr, r->grad_norm,
+				      r->seconds, r->samples_per_s, r->val_acc};
 	hsize_t len = (hsize_t)t->len[index] + 1, start[1] = {len - 1}, one[1] = {1};
 	hid_t mspace = H5Screate_simple(1, one, NULL);
 	int bad = 0;
-	for (int k = 0; k < 8 && !bad; k++) {
+	for (int k = 0; k < W2S_TRACE_FIELDS && !bad; k++) {
 		hid_t d = t->dset[index][k];
 		bad = H5Dset_extent(d, &len) < 0;
 		hid_t fspace = bad ? -1 : H5Dget_space(d);
@@ -645,7 +646,7 @@ enum w2s_status w2s_trace_append(struct w2s_trace *t, int index, const struct w2
 void w2s_trace_close(struct w2s_trace *t)
 {
 	for (int i = 0; i < t->n; i++)
-		for (int k = 0; k < 8; k++)
+		for (int k = 0; k < W2S_TRACE_FIELDS; k++)
 			if (t->dset[i][k] > 0)
 				H5Dclose(t->dset[i][k]);
 	if (t->file > 0)

@@ -255,6 +255,7 @@ struct result_row {
 	double accuracy;
 	double loss;
 	double train_seconds;
+	int64_t step; /* the training step whose parameters were evaluated */
 };
 
 static const struct w2s_h5_column result_columns[] = {
@@ -267,6 +268,7 @@ static const struct w2s_h5_column result_columns[] = {
 	{"accuracy", W2S_H5_COL_F64, offsetof(struct result_row, accuracy), 0},
 	{"loss", W2S_H5_COL_F64, offsetof(struct result_row, loss), 0},
 	{"train_seconds", W2S_H5_COL_F64, offsetof(struct result_row, train_seconds), 0},
+	{"step", W2S_H5_COL_I64, offsetof(struct result_row, step), 0},
 };
 
 /* A row of /pgr: one student's weak-to-strong outcome on test.  teacher is
@@ -300,6 +302,7 @@ struct experiment {
 	struct w2s_trace trace; /* rank 0 only */
 	int ninst;
 	struct instance inst[1 + 5 * W2S_MAX_MODELS];
+	int64_t chosen_step[1 + 5 * W2S_MAX_MODELS]; /* whose parameters were kept */
 	int nresults;
 	struct result_row results[8 + 8 * W2S_MAX_MODELS];
 };
@@ -384,6 +387,9 @@ static enum w2s_status save_params(struct experiment *x, const struct instance *
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_string(&x->run, path, "view", ms->view);
 	if (st == W2S_STATUS_OK)
+		st = w2s_h5_attr_int64(&x->run, path, "chosen_step",
+				       x->chosen_step[in - x->inst]);
+	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_string(&x->run, path, "layout",
 					"per layer: W (out, in) row-major, then b (out)");
 	return st;
@@ -425,13 +431,15 @@ static enum w2s_status restore_trace(struct experiment *x, int i, const struct w
 struct teacher {
 	const char *name;  /* instance */
 	const char *model; /* its model in the config */
+	int32_t *val_pred; /* (N_val) its argmax on the val split, for early stopping */
 	float *prob;   /* (N, C) */
 	float *logit;  /* (N, C) */
 	int32_t *pred; /* (N) */
 };
 
-static void teacher_alloc(struct teacher *t, int64_t n, int64_t C)
+static void teacher_alloc(struct teacher *t, int64_t n, int64_t n_val, int64_t C)
 {
+	t->val_pred = w2s_xmalloc((size_t)n_val * sizeof *t->val_pred);
 	t->prob = w2s_xmalloc((size_t)(n * C) * sizeof *t->prob);
 	t->logit = w2s_xmalloc((size_t)(n * C) * sizeof *t->logit);
 	t->pred = w2s_xmalloc((size_t)n * sizeof *t->pred);
@@ -439,6 +447,8 @@ static void teacher_alloc(struct teacher *t, int64_t n, int64_t C)
 
 static void teacher_free(struct teacher *t)
 {
+	free(t->val_pred);
+	t->val_pred = NULL;
 	free(t->prob);
 	free(t->logit);
 	free(t->pred);
@@ -460,6 +470,54 @@ static struct w2s_train_loss instance_loss(const struct w2s_config *cfg)
 		.kd_weight = cfg->kd.weight,
 	};
 	return l;
+}
+
+/* What early stopping scores a model on: this rank's shard of the val
+ * split and the labels it is judged against (ground truth, or the
+ * teacher's argmax). */
+struct val_ctx {
+	const struct w2s_comm *c;
+	int64_t n, N;
+	float *x;        /* (n, D) */
+	int32_t *y;      /* (n) */
+	float *logits;   /* (n, C) */
+};
+
+static double val_score(void *ctx, const struct w2s_mlp *m)
+{
+	struct val_ctx *v = ctx;
+	const size_t C = m->shape.width[m->shape.nlayers];
+	w2s_train_predict(m, v->x, v->n, 1024, v->logits, NULL, NULL);
+	double correct = (double)w2s_count_correct(v->logits, v->y, (size_t)v->n, C);
+	w2s_comm_sum_doubles(v->c, &correct, 1);
+	return correct / (double)v->N;
+}
+
+/* Collective: loads this rank's val rows for an instance; judged against
+ * the teacher's argmax when stop_on is teacher and there is a teacher. */
+static enum w2s_status val_load(struct experiment *x, const struct w2s_model_spec *ms,
+				const struct teacher *teacher, struct val_ctx *v)
+{
+	int64_t sb, se, lb, le;
+	w2s_task_split_range(x->cfg, W2S_SPLIT_VAL, &sb, &se);
+	w2s_shard(se - sb, x->c->rank, x->c->size, &lb, &le);
+	v->c = x->c;
+	v->n = le - lb;
+	v->N = se - sb;
+	enum w2s_status st = agree(x->c, load_rows(x, ms->view, sb + lb, sb + le, &v->x, &v->y));
+	if (st == W2S_STATUS_OK && teacher && ms->train.stop_on == W2S_STOP_ON_TEACHER)
+		memcpy(v->y, teacher->val_pred + lb, (size_t)v->n * sizeof *v->y);
+	v->logits = w2s_xmalloc((size_t)(v->n * w2s_config_classes(x->cfg) + 1) * sizeof *v->logits);
+	return st;
+}
+
+static void val_free(struct val_ctx *v)
+{
+	free(v->x);
+	free(v->y);
+	free(v->logits);
+	v->x = v->logits = NULL;
+	v->y = NULL;
 }
 
 static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_split split,
@@ -506,6 +564,7 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 	} else if (from.final) {
 		w2s_log_info("%s: finished before; parameters from %s", in->name, from.path);
 		*seconds = from.state.seconds;
+		x->chosen_step[i] = from.state.best_params ? from.state.best_step : from.state.step;
 		st = restore_trace(x, i, &from.state);
 		w2s_ckpt_loaded_free(&from);
 		return st == W2S_STATUS_OK ? save_params(x, in, m) : st;
@@ -520,6 +579,9 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 	int32_t *ys = NULL;
 	if (st == W2S_STATUS_OK)
 		st = agree(x->c, load_rows(x, ms->view, b, e, &xs, &ys));
+	struct val_ctx val = {0};
+	if (st == W2S_STATUS_OK && ms->train.eval_every > 0)
+		st = val_load(x, ms, distill ? NULL : teacher, &val);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_train_data d = {
 			.n = e - b,
@@ -536,6 +598,8 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 			.every = x->cfg->log.every,
 			.trace = x->c->rank == 0 ? &x->trace : NULL,
 			.trace_index = i,
+			.val_score = ms->train.eval_every > 0 ? val_score : NULL,
+			.val_ctx = &val,
 		};
 		struct w2s_train_ckpt ck = {
 			.every = x->cfg->checkpoint.every,
@@ -557,6 +621,7 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 		st = w2s_train_model(x->c, m, &ms->train, &loss, &d, x->cfg->seed, sc.meta.stream,
 				     &log, &ck, &res);
 		*seconds = res.seconds;
+		x->chosen_step[i] = res.chosen_step;
 		if (st == W2S_STATUS_NUMERIC)
 			w2s_log_error("%s stopped; the last good checkpoint is %s", in->name,
 				      x->last_ckpt[0] ? x->last_ckpt : "(none yet)");
@@ -565,6 +630,7 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 				     "with --resume",
 				     x->last_ckpt);
 	}
+	val_free(&val);
 	w2s_ckpt_loaded_free(&from);
 	free(ys);
 	free(xs);
@@ -575,8 +641,8 @@ static enum w2s_status train_instance(struct experiment *x, int i, enum w2s_spli
 
 /* Collective: predicts `split` with instance i, each rank its shard; writes
  * /labels/<instance>/<split>/{logit, prob, pred}, adds a result row, and
- * when `all` is given gathers the whole split's probabilities, logits and
- * predictions there on every rank. */
+ * when `all` is given gathers on every rank the whole split's
+ * probabilities, logits and predictions (transfer) or predictions (val). */
 static enum w2s_status label_split(struct experiment *x, int i, const struct w2s_mlp *m,
 				   enum w2s_split split, double train_seconds, struct teacher *all)
 {
@@ -611,6 +677,7 @@ static enum w2s_status label_split(struct experiment *x, int i, const struct w2s
 		r->accuracy = sums[0] / (double)N;
 		r->loss = sums[1] / (double)N;
 		r->train_seconds = train_seconds;
+		r->step = x->chosen_step[i];
 
 		char path[256];
 		const char *base = "/labels/%s/%s/%s";
@@ -623,7 +690,9 @@ static enum w2s_status label_split(struct experiment *x, int i, const struct w2s
 		if (st == W2S_STATUS_OK)
 			st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_I32, N, 0, lb, n, pred);
 	}
-	if (st == W2S_STATUS_OK && all) {
+	if (st == W2S_STATUS_OK && all && split == W2S_SPLIT_VAL) {
+		w2s_comm_allgather_shards(x->c, pred, N, sizeof *pred, all->val_pred);
+	} else if (st == W2S_STATUS_OK && all) {
 		w2s_comm_allgather_shards(x->c, prob, N, (size_t)C * sizeof *prob, all->prob);
 		w2s_comm_allgather_shards(x->c, logit, N, (size_t)C * sizeof *logit, all->logit);
 		w2s_comm_allgather_shards(x->c, pred, N, sizeof *pred, all->pred);
@@ -679,6 +748,8 @@ static enum w2s_status student_and_ceiling(struct experiment *x, const char *mod
 	enum w2s_status st = train_instance(x, student, W2S_SPLIT_TRANSFER, teacher, 0, &m, &secs);
 	if (st == W2S_STATUS_OK && next)
 		st = label_split(x, student, &m, W2S_SPLIT_TRANSFER, secs, next);
+	if (st == W2S_STATUS_OK && next)
+		st = label_split(x, student, &m, W2S_SPLIT_VAL, secs, next);
 	if (st == W2S_STATUS_OK)
 		st = label_split(x, student, &m, W2S_SPLIT_TEST, secs, NULL);
 	w2s_mlp_free(&m);
@@ -707,7 +778,8 @@ static enum w2s_status run_models(struct experiment *x)
 	int64_t tb, te;
 	w2s_task_split_range(cfg, W2S_SPLIT_TRANSFER, &tb, &te);
 	struct teacher weak_labels = {0}, link[2] = {{0}, {0}};
-	teacher_alloc(&weak_labels, te - tb, C);
+	const int64_t n_val = cfg->data.rows[W2S_SPLIT_VAL];
+	teacher_alloc(&weak_labels, te - tb, n_val, C);
 	struct pgr_row pgr[2 * W2S_MAX_MODELS];
 	int npgr = 0;
 	struct w2s_mlp weak = {0};
@@ -716,6 +788,8 @@ static enum w2s_status run_models(struct experiment *x)
 	enum w2s_status st = train_instance(x, 0, W2S_SPLIT_WEAK_TRAIN, NULL, 0, &weak, &secs);
 	if (st == W2S_STATUS_OK)
 		st = label_split(x, 0, &weak, W2S_SPLIT_TRANSFER, secs, &weak_labels);
+	if (st == W2S_STATUS_OK)
+		st = label_split(x, 0, &weak, W2S_SPLIT_VAL, secs, &weak_labels);
 	if (st == W2S_STATUS_OK)
 		st = label_split(x, 0, &weak, W2S_SPLIT_TEST, secs, NULL);
 	w2s_mlp_free(&weak);
@@ -726,7 +800,7 @@ static enum w2s_status run_models(struct experiment *x)
 	for (int k = 0; k < cfg->w2s.chain.n && st == W2S_STATUS_OK; k++) {
 		struct teacher *next = &link[k % 2];
 		if (!next->prob)
-			teacher_alloc(next, te - tb, C);
+			teacher_alloc(next, te - tb, n_val, C);
 		st = student_and_ceiling(x, cfg->w2s.chain.name[k], teacher, next, &pgr[npgr]);
 		if (st == W2S_STATUS_OK)
 			npgr++;

@@ -137,11 +137,20 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	const size_t ngrad = m->nparams + 3;
 	W2S_CHECK(W2S_MLP_GRAD_EXTRA >= 3);
 
-	struct w2s_train_state s = {0};
+	struct w2s_train_state s = {.last_val = NAN, .best_val = -INFINITY};
 	const int64_t capacity = total / log->every + 2 + (from ? from->ntrace : 0);
+	const int evaluate = spec->eval_every > 0 && log->val_score != NULL;
+	const int early = evaluate && spec->patience > 0;
 	if (from)
 		s = *from;
 	s.trace_rows = w2s_xcalloc((size_t)capacity, sizeof *s.trace_rows);
+	s.best_params = NULL;
+	if (early) {
+		s.best_params = w2s_xmalloc(m->nparams * sizeof *s.best_params);
+		memcpy(s.best_params, from && from->best_params ? from->best_params : m->params,
+		       m->nparams * sizeof *s.best_params);
+	}
+	int stop_early = 0;
 	if (from) {
 		memcpy(s.trace_rows, from->trace_rows, (size_t)from->ntrace * sizeof *s.trace_rows);
 		opt.step = from->step;
@@ -157,7 +166,8 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	const double t0 = w2s_comm_time() - s.seconds;
 	double t_last = w2s_comm_time(), grad_norm = 0;
 	float lr = 0;
-	for (; s.epoch < spec->epochs && st == W2S_STATUS_OK; s.epoch++, s.batch = 0) {
+	for (; s.epoch < spec->epochs && st == W2S_STATUS_OK && !stop_early;
+	     s.epoch++, s.batch = 0) {
 		w2s_rng_permutation(seed, stream, (uint64_t)s.epoch, perm, (size_t)N);
 		for (; s.batch < steps_per_epoch; s.batch++) {
 			int64_t gb = s.batch * B, ge = gb + B < N ? gb + B : N, lb, le;
@@ -207,7 +217,21 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 			s.correct += m->grads[m->nparams + 1];
 			s.seen += (double)(ge - gb);
 
-			if (s.step % log->every == 0 || s.step == total) {
+			if (evaluate && (s.step % spec->eval_every == 0 || s.step == total)) {
+				/* Every rank gets the same score, so all decide alike. */
+				s.last_val = log->val_score(log->val_ctx, m);
+				if (s.last_val > s.best_val) {
+					s.best_val = s.last_val;
+					s.best_step = s.step;
+					s.bad_evals = 0;
+					if (early)
+						memcpy(s.best_params, m->params,
+						       m->nparams * sizeof *s.best_params);
+				} else if (early && ++s.bad_evals >= spec->patience) {
+					stop_early = 1;
+				}
+			}
+			if (s.step % log->every == 0 || s.step == total || stop_early) {
 				double now = w2s_comm_time();
 				struct w2s_trace_row row = {
 					.step = s.step,
@@ -218,14 +242,18 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 					.grad_norm = grad_norm,
 					.seconds = now - t0,
 					.samples_per_s = s.seen / (now - t_last > 0 ? now - t_last : 1e-9),
+					.val_acc = s.last_val,
 				};
 				char eta[32];
 				format_eta((now - t0) / (double)s.step * (double)(total - s.step), eta,
 					   sizeof eta);
-				w2s_log_info("%-16s step %6lld/%lld  epoch %5.2f  loss %.4f  acc %.4f  "
+				char val[32] = "";
+				if (evaluate)
+					snprintf(val, sizeof val, "  val %.4f", s.last_val);
+				w2s_log_info("%-16s step %6lld/%lld  epoch %5.2f  loss %.4f  acc %.4f%s  "
 					     "lr %.2e  %9.0f samples/s  ETA %s",
 					     log->label, (long long)s.step, (long long)total, row.epoch,
-					     row.loss, row.acc, row.lr, row.samples_per_s, eta);
+					     row.loss, row.acc, val, row.lr, row.samples_per_s, eta);
 				W2S_CHECK(s.ntrace < capacity);
 				s.trace_rows[s.ntrace++] = row;
 				int bad = 0;
@@ -238,6 +266,13 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				res->last_loss = row.loss;
 				t_last = now;
 				s.loss_sum = s.correct = s.seen = 0;
+			}
+			if (stop_early) {
+				w2s_log_info("%s: no better on val for %lld evaluations: stopping at "
+					     "step %lld, keeping step %lld (val %.4f)",
+					     log->label, (long long)spec->patience, (long long)s.step,
+					     (long long)s.best_step, s.best_val);
+				break;
 			}
 			int periodic = ckpt && ckpt->every > 0 && s.step % ckpt->every == 0;
 			if (ckpt && ckpt->save && (periodic || stopping) && s.step < total) {
@@ -255,6 +290,11 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	 * parameters differ, that is a bug, not bad input. */
 	W2S_CHECK(w2s_comm_same_bytes(c, m->params, m->nparams * sizeof *m->params));
 	res->steps = s.step;
+	res->chosen_step = s.step;
+	if (early && st == W2S_STATUS_OK && s.best_step > 0) {
+		memcpy(m->params, s.best_params, m->nparams * sizeof *m->params);
+		res->chosen_step = s.best_step;
+	}
 	res->seconds = w2s_comm_time() - t0;
 	res->samples_per_s = res->seconds > 0 ? (double)s.step * (double)B / res->seconds : 0;
 	if (st == W2S_STATUS_OK && ckpt && ckpt->save) {
@@ -262,6 +302,7 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 		st = ckpt->save(ckpt->ctx, m, &opt, &s, 1);
 	}
 
+	free(s.best_params);
 	free(s.trace_rows);
 	free(scratch);
 	free(kb);

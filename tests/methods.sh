@@ -78,4 +78,46 @@ if np.array_equal(c[:hidden], full[:hidden]):
     sys.exit("the full model's hidden layer did not train")
 print("probe: hidden layer frozen at its initialization, last layer trained")
 PY
+# Seeds: one run per seed and a summary of their spread.
+mpi 2 "$W2S" run "$TMP/small.yaml" --out "$TMP/seeds" --quiet --seeds 3 || fail "--seeds 3"
+# Early stopping on val against the teacher's labels.
+run early --set train.eval_every=5 --set train.patience=2 --set train.epochs=20 \
+	--set train.stop_on=teacher
+py "$TMP" <<'PY' || fail "seeds or early stopping"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+with h5py.File(f"{d}/seeds/summary.h5", "r") as f:
+    rows, summary = f["pgr"][()], f["summary"][()]
+for seed in (3, 4, 5):
+    with h5py.File(f"{d}/seeds/seed-{seed}/run.h5", "r") as f:
+        mine = f["pgr"][()]
+    got = rows[rows["seed"] == seed]
+    if not np.array_equal(got["pgr"], mine["pgr"], equal_nan=True):
+        sys.exit(f"summary rows of seed {seed} differ from its run")
+for r in summary:
+    vals = rows[rows["strong"] == r["strong"]][r["metric"].decode()]
+    vals = vals[np.isfinite(vals)]
+    if r["n"] != len(vals) or not np.isclose(r["median"], np.median(vals)) \
+            or r["min"] != vals.min() or r["max"] != vals.max():
+        sys.exit(f"summary of {r['strong']} {r['metric']} is not that of the seeds")
+print(f"seeds: {len(rows)} rows over 3 seeds; medians and extremes match the runs")
+with h5py.File(f"{d}/early/run.h5", "r") as f:
+    stopped = 0
+    for model, g in f["models"].items():
+        chosen = g.attrs["chosen_step"]
+        # 800 rows / 32 = 25 steps an epoch, 20 epochs
+        if chosen <= 0 or chosen > 500 or (chosen % 5 and chosen != 500):
+            sys.exit(f"{model}: chosen step {chosen}")
+        stopped += chosen < 500
+    res = f["results"][()]
+    if not np.all(res["step"] > 0):
+        sys.exit("results lack the step of the kept parameters")
+with h5py.File(f"{d}/early/metrics.h5", "r") as f:
+    val = f["trace/student.strong/val_acc"][()]
+    if not np.any(np.isfinite(val)):
+        sys.exit("no validation score in the trace")
+print(f"early stopping: {stopped} of {len(res) - 1} models stopped before the last step")
+if stopped == 0:
+    sys.exit("no model stopped early with patience 2 over 20 epochs")
+PY
 echo "methods: ok"

@@ -130,18 +130,22 @@ enum w2s_status w2s_h5_read_table(struct w2s_h5 *f, const char *path,
 
 #define W2S_TRACE_MAX 64
 
+/* One row of a training trace: loss and acc average the training batches
+ * since the previous row; val_acc is the newest evaluation on the val split
+ * (NaN before the first, or without train.eval_every). */
+#define W2S_TRACE_FIELDS 9
 struct w2s_trace_row {
 	int64_t step;
-	double epoch, loss, acc, lr, grad_norm, seconds, samples_per_s;
+	double epoch, loss, acc, lr, grad_norm, seconds, samples_per_s, val_acc;
 };
 /* The columns of a trace row, for storing traces as tables (checkpoints). */
-extern const struct w2s_h5_column w2s_trace_columns[8];
+extern const struct w2s_h5_column w2s_trace_columns[W2S_TRACE_FIELDS];
 
 struct w2s_trace {
 	hid_t file;
 	int n;
 	char name[W2S_TRACE_MAX][64];
-	hid_t dset[W2S_TRACE_MAX][8]; /* step, epoch, loss, acc, lr, grad_norm, seconds, samples_per_s */
+	hid_t dset[W2S_TRACE_MAX][W2S_TRACE_FIELDS]; /* one per field of struct w2s_trace_row */
 	int64_t len[W2S_TRACE_MAX];
 };
 

@@ -49,12 +49,18 @@ struct w2s_train_loss {
 	double kd_temperature, kd_weight;
 };
 
-/* Where progress goes.  trace may be NULL (and is NULL on ranks != 0). */
+/* Where progress goes.  trace may be NULL (and is NULL on ranks != 0).
+ * val_score, when given, is called collectively every spec->eval_every
+ * steps and returns the model's score on validation (higher is better);
+ * the newest score goes into the trace, and with spec->patience it decides
+ * early stopping. */
 struct w2s_train_log {
 	const char *label;       /* printed at the start of progress lines */
 	int64_t every;           /* steps between progress lines and trace rows */
 	struct w2s_trace *trace;
 	int trace_index;
+	double (*val_score)(void *ctx, const struct w2s_mlp *m);
+	void *val_ctx;
 };
 
 /* Where training stands between two steps: with the parameters and the
@@ -69,6 +75,11 @@ struct w2s_train_state {
 	double correct;
 	double seen;
 	double seconds;      /* training time before this process took over */
+	double last_val;     /* newest validation score (NaN before the first) */
+	double best_val;     /* early stopping: best validation score so far */
+	int64_t best_step;   /* the step it was reached at (0: none yet) */
+	int64_t bad_evals;   /* evaluations since it improved */
+	float *best_params;  /* (nparams) parameters at best_step, or NULL without early stopping */
 	int64_t ntrace;      /* trace rows so far, in trace_rows */
 	struct w2s_trace_row *trace_rows; /* (capacity) every trace row written, owned by the loop */
 };
@@ -92,6 +103,7 @@ struct w2s_train_ckpt {
 
 struct w2s_train_result {
 	int64_t steps;
+	int64_t chosen_step; /* the step whose parameters were kept (early stopping), else steps */
 	double seconds;
 	double last_loss;   /* mean over the last logged interval */
 	double samples_per_s;
@@ -125,10 +137,11 @@ void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64
 
 /* ---- checkpoints ----
  *
- * DIR/<name>-<step>.h5 holds /params, /adam_m, /adam_v (nparams each, written
- * collectively, each rank its share), /trace (the trace rows so far) and as
- * attributes the state (step, epoch, batch, sums), final, seed and stream
- * of the batch order, world size and the config (canonical JSON).  It is
+ * DIR/<name>-<step>.h5 holds /params, /adam_m, /adam_v (written collectively,
+ * each rank its share), /best_params with early stopping, /trace (the trace
+ * rows so far) and as attributes the state (step, epoch, batch, sums, the
+ * early-stopping counters), final, seed and stream of the batch order,
+ * world size and the config (canonical JSON).  It is
  * written under a temporary name and renamed when complete, so a file with
  * the final name is always whole. */
 
