@@ -94,6 +94,13 @@ static json_t *key_json(const struct cfg_key *k, const char *base, const struct 
 			json_array_append_new(a, json_string(l->name[s]));
 		return a;
 	}
+	case CFG_T_SYNTH_TRAIN: {
+		static const char *const names[] = {"synthetic", "real", "mix"};
+		a = json_array();
+		for (int s = 0; s < c->synth.train.n; s++)
+			json_array_append_new(a, json_string(names[c->synth.train.kind[s]]));
+		return a;
+	}
 	case CFG_T_SEEDS:
 		a = json_array();
 		for (int s = 0; s < c->nseeds; s++)

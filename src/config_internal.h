@@ -114,6 +114,7 @@ enum cfg_type {
 	CFG_T_STRONG,      /* w2s.strong */
 	CFG_T_NAMELIST,    /* a struct w2s_name_list of models, possibly empty */
 	CFG_T_SEEDS,       /* seeds: a list of seeds */
+	CFG_T_SYNTH_TRAIN, /* synth.train: a list of synthetic | real | mix */
 };
 
 struct cfg_section;

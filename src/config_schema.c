@@ -43,6 +43,10 @@ static const char *const schedule_names[] = {"constant", "cosine", NULL};
 static const char *const loss_names[] = {"xent", "xent_hard", "kl", "confidence", "product", NULL};
 static const char *const stop_on_names[] = {"truth", "teacher", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
+static const char *const filter_names[] = {"none", "confidence", "knn", NULL};
+static const char *const score_names[] = {"max_prob", "margin", NULL};
+static const char *const synth_label_names[] = {"class", "weak", NULL};
+static const char *const synth_train_names[] = {"synthetic", "real", "mix", NULL};
 
 const char cfg_default_views[] =
 	"x: {z: all, u: all}\n"
@@ -211,6 +215,17 @@ static const struct cfg_key product_keys[] = {
 static const struct cfg_section product_section = {product_keys,
 						   sizeof product_keys / sizeof *product_keys};
 
+static const struct cfg_key filter_keys[] = {
+	{"method", CFG_T_ENUM, CONF(w2s.filter.method), .names = filter_names, .def = "none",
+	 .meaning = "filter the transfer rows before students train: none, confidence, knn"},
+	{"keep", CFG_T_REAL, CONF(w2s.filter.keep), .rlo = 0, .rlo_open = true, .rhi = 1,
+	 .def = "0.8", .meaning = "fraction of the transfer rows kept"},
+	{"k", CFG_T_INT64, CONF(w2s.filter.k), INT_IN(1, 1000), .def = "10",
+	 .meaning = "knn: neighbours (in the student's view) that vote on each weak label"},
+};
+static const struct cfg_section filter_section = {filter_keys,
+						  sizeof filter_keys / sizeof *filter_keys};
+
 static const struct cfg_key w2s_keys[] = {
 	{"weak", CFG_T_NAME, CONF(w2s.weak), .def = "weak",
 	 .meaning = "the model trained on ground truth (weak_train) that labels transfer"},
@@ -221,6 +236,7 @@ static const struct cfg_key w2s_keys[] = {
 	 .meaning = "the students' loss on the weak model's outputs: soft xent, xent on its argmax, kl, confidence, product"},
 	{"confidence", CFG_T_SECTION, 0, .sub = &confidence_section},
 	{"product", CFG_T_SECTION, 0, .sub = &product_section},
+	{"filter", CFG_T_SECTION, 0, .sub = &filter_section},
 	{"chain", CFG_T_NAMELIST, CONF(w2s.chain), .type_doc = "list of model names",
 	 .def_doc = "[]",
 	 .meaning = "intermediate students: each learns the previous one's labels; the strong ones learn the last"},
@@ -243,6 +259,38 @@ static const struct cfg_key log_keys[] = {
 	 .meaning = "a progress line and a trace row every this many steps"},
 };
 static const struct cfg_section log_section = {log_keys, sizeof log_keys / sizeof *log_keys};
+
+static const struct cfg_key cascade_keys[] = {
+	{"enabled", CFG_T_ENUM, CONF(cascade.enabled), .names = bool_names, .def = "true",
+	 .meaning = "the weak model answers first and defers unsure test queries to a ceiling"},
+	{"large", CFG_T_NAME, CONF(cascade.large), .def_doc = "(largest strong)",
+	 .meaning = "the strong model whose ceiling answers deferred queries; default: the one with most parameters"},
+	{"score", CFG_T_ENUM, CONF(cascade.score), .names = score_names, .def = "max_prob",
+	 .meaning = "the weak model's confidence: its largest probability, or the top-two margin"},
+	{"thresholds", CFG_T_INT64, CONF(cascade.thresholds), INT_IN(2, 100000), .def = "101",
+	 .meaning = "thresholds in the grid: 0 to 1 evenly, and one that defers everything"},
+	{"tolerance", CFG_T_REAL, CONF(cascade.tolerance), .rlo = 0, .rhi = 1, .def = "0.005",
+	 .meaning = "the chosen threshold is the cheapest within this accuracy of the large model on val"},
+};
+static const struct cfg_section cascade_section = {cascade_keys,
+						   sizeof cascade_keys / sizeof *cascade_keys};
+
+static const struct cfg_key synth_keys[] = {
+	{"models", CFG_T_NAMELIST, CONF(synth.models), .type_doc = "list of model names",
+	 .def_doc = "[]",
+	 .meaning = "each trains on ground truth of synthetic, real or mixed rows of its view"},
+	{"rows", CFG_T_INT64, CONF(synth.rows), INT_IN(1, INT64_C(1) << 40), .def = "4000",
+	 .meaning = "synthetic rows drawn from the mixtures fitted on weak_train"},
+	{"components", CFG_T_INT64, CONF(synth.components), INT_IN(1, 256), .def = "4",
+	 .meaning = "Gaussian components per class (diagonal covariance), fitted by EM"},
+	{"label", CFG_T_ENUM, CONF(synth.label), .names = synth_label_names, .def = "class",
+	 .meaning = "a synthetic row's label: its component's class, or the weak model's (same view only)"},
+	{"train", CFG_T_SYNTH_TRAIN, CONF(synth.train), .type_doc = "list of synthetic | real | mix",
+	 .def_doc = "[synthetic, real, mix]",
+	 .meaning = "the training sets compared, each a model instance synth-<set>.<model>"},
+};
+static const struct cfg_section synth_section = {synth_keys,
+						 sizeof synth_keys / sizeof *synth_keys};
 
 static const struct cfg_key checkpoint_keys[] = {
 	{"every", CFG_T_INT64, CONF(checkpoint.every), INT_GE(0), .def = "500",
@@ -268,6 +316,8 @@ static const struct cfg_key top_keys[] = {
 	{"log", CFG_T_SECTION, 0, .sub = &log_section},
 	{"checkpoint", CFG_T_SECTION, 0, .sub = &checkpoint_section},
 	{"kd", CFG_T_SECTION, 0, .sub = &kd_section},
+	{"cascade", CFG_T_SECTION, 0, .sub = &cascade_section},
+	{"synth", CFG_T_SECTION, 0, .sub = &synth_section},
 };
 const struct cfg_section cfg_top_section = {top_keys, sizeof top_keys / sizeof *top_keys};
 
@@ -881,6 +931,87 @@ static enum w2s_status check_seeds(struct cfg_ctx *x, const struct cfg_node *roo
 	return W2S_STATUS_OK;
 }
 
+static enum w2s_status check_synth(struct cfg_ctx *x, const struct cfg_node *root,
+				   struct w2s_config *c)
+{
+	char what[80];
+	enum w2s_status st = check_name_list(x, root, "synth.models", c, &c->synth.models);
+	if (st != W2S_STATUS_OK)
+		return st;
+	const struct cfg_entry *e = cfg_find_path(root, "synth.train");
+	if (e == NULL || e->val->kind == CFG_NULL) {
+		c->synth.train.n = 3;
+		for (int i = 0; i < 3; i++)
+			c->synth.train.kind[i] = (enum w2s_synth_train)i;
+	} else {
+		const struct cfg_node *l = e->val;
+		if (l->kind != CFG_SEQ || l->n == 0 || l->n > 3)
+			return cfg_fail(x, &l->at, "synth.train: expected a list of synthetic, real, mix, found %s",
+					cfg_node_what(l, what, sizeof what));
+		c->synth.train.n = 0;
+		for (size_t i = 0; i < l->n; i++) {
+			const struct cfg_node *s = l->items[i];
+			int k = -1;
+			for (int j = 0; s->kind == CFG_SCALAR && synth_train_names[j]; j++)
+				if (strcmp(s->text, synth_train_names[j]) == 0)
+					k = j;
+			if (k < 0)
+				return cfg_fail(x, &s->at, "synth.train: found %s (accepted: synthetic, real, mix)",
+						cfg_node_what(s, what, sizeof what));
+			for (int j = 0; j < c->synth.train.n; j++)
+				if ((int)c->synth.train.kind[j] == k)
+					return cfg_fail(x, &s->at, "synth.train: '%s' is listed twice", s->text);
+			c->synth.train.kind[c->synth.train.n++] = (enum w2s_synth_train)k;
+		}
+	}
+	/* Relabelling by the weak model needs the synthetic rows in its view. */
+	const char *weak_view = c->models[w2s_config_model_index(c, c->w2s.weak)].view;
+	for (int i = 0; c->synth.label == W2S_SYNTH_LABEL_WEAK && i < c->synth.models.n; i++) {
+		const char *v = c->models[w2s_config_model_index(c, c->synth.models.name[i])].view;
+		if (strcmp(v, weak_view) != 0)
+			return cfg_fail(x, &cfg_find_path(root, "synth.label")->val->at,
+					"synth.label: weak relabels rows of view '%s' only; synth model '%s' reads '%s'",
+					weak_view, c->synth.models.name[i], v);
+	}
+	return W2S_STATUS_OK;
+}
+
+static enum w2s_status check_cascade(struct cfg_ctx *x, const struct cfg_node *root,
+				     struct w2s_config *c)
+{
+	char list[1024];
+	if (c->cascade.large[0] == '\0') {
+		/* The strong model a cascade would most want to spare: the one
+		 * with the most parameters (the first, on a tie). */
+		int64_t best = -1;
+		for (int s = 0; s < c->w2s.nstrong; s++) {
+			const struct w2s_model_spec *m =
+				&c->models[w2s_config_model_index(c, c->w2s.strong[s])];
+			int64_t prev = w2s_config_view_width(c, m->view), size = 0;
+			for (int l = 0; l < m->nhidden; l++) {
+				size += (prev + 1) * m->hidden[l];
+				prev = m->hidden[l];
+			}
+			size += (prev + 1) * w2s_config_classes(c);
+			if (size > best) {
+				best = size;
+				snprintf(c->cascade.large, W2S_NAME_MAX, "%s", c->w2s.strong[s]);
+			}
+		}
+		return W2S_STATUS_OK;
+	}
+	for (int s = 0; s < c->w2s.nstrong; s++)
+		if (strcmp(c->cascade.large, c->w2s.strong[s]) == 0)
+			return W2S_STATUS_OK;
+	snprintf(list, sizeof list, "%s", c->w2s.strong[0]);
+	for (int s = 1; s < c->w2s.nstrong; s++) {
+		size_t len = strlen(list);
+		snprintf(list + len, sizeof list - len, ", %s", c->w2s.strong[s]);
+	}
+	return cfg_fail(x, &cfg_find_path(root, "cascade.large")->val->at,
+			"cascade.large: '%s' is not in w2s.strong (%s)", c->cascade.large, list);
+}
+
 /* The generated data holds every view of every row as float32: its size
  * must be a number, and one a cluster can hold. */
 static enum w2s_status check_size(struct cfg_ctx *x, const struct cfg_node *root,
@@ -939,6 +1070,10 @@ enum w2s_status cfg_check(struct cfg_ctx *x, const struct cfg_node *root, struct
 		st = check_name_list(x, root, "kd.models", c, &c->kd.models);
 	if (st == W2S_STATUS_OK)
 		st = check_seeds(x, root, c);
+	if (st == W2S_STATUS_OK)
+		st = check_synth(x, root, c);
+	if (st == W2S_STATUS_OK)
+		st = check_cascade(x, root, c);
 	if (st == W2S_STATUS_OK)
 		st = check_size(x, root, c);
 	return st;

@@ -120,4 +120,55 @@ print(f"early stopping: {stopped} of {len(res) - 1} models stopped before the la
 if stopped == 0:
     sys.exit("no model stopped early with patience 2 over 20 epochs")
 PY
+# Filters: keep 1 is an exact no-op; knn reports its precision.
+run keepall --set w2s.filter.method=confidence --set w2s.filter.keep=1
+run knn --set w2s.filter.method=knn --set w2s.filter.keep=0.75 --set w2s.filter.k=8
+# Synthetic rows from mixtures fitted in the weak view, relabelled by the
+# weak model; "real" is the weak model's own training, so it must equal it.
+run synth --set 'synth.models=[weak]' --set synth.label=weak --set synth.rows=500
+py "$TMP" <<'PY' || fail "filter, synth or cascade"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+with h5py.File(f"{d}/keepall/run.h5", "r") as f:
+    for m in ("strong", "mlp"):
+        a, b = f[f"models/student.{m}/params"][()], f[f"models/unfiltered.{m}/params"][()]
+        if not np.array_equal(a, b):
+            sys.exit(f"keeping every row changed the student of {m}")
+    pgr = f["pgr"][()]
+    if sorted(set(p["filter"].decode() for p in pgr)) != ["confidence", "none"]:
+        sys.exit("pgr rows with and without the filter missing")
+print("filter keep 1: bit-identical to no filter")
+with h5py.File(f"{d}/knn/run.h5", "r") as f:
+    for r in f["filter"][()]:
+        if r["kept"] != 600 or not 0 <= r["precision"] <= 1 or r["errors_removed"] + r["errors_kept"] != r["errors"]:
+            sys.exit(f"filter row {r}")
+        print(f"knn filter for {r['strong'].decode()}: precision {r['precision']:.3f}, "
+              f"weak-label error {r['error_before']:.3f} -> {r['error_after']:.3f}")
+with h5py.File(f"{d}/synth/run.h5", "r") as f:
+    if f["synth/weak/x"].shape != (500, 4) or f["synth/weak/y"].shape != (500,):
+        sys.exit(f"synthetic rows stored as {f['synth/weak/x'].shape}")
+    if not np.array_equal(f["models/synth_real.weak/params"][()], f["models/weak.weak/params"][()]):
+        sys.exit("synth 'real' is not the weak model's own training")
+    res = {r["model"].decode(): r["accuracy"] for r in f["results"][()] if r["split"] == b"test"}
+    for k in ("synth_synthetic.weak", "synth_mix.weak"):
+        if not 0.5 <= res[k] <= 1:
+            sys.exit(f"{k}: accuracy {res[k]}")
+    print("synth: real/synthetic/mix test accuracy "
+          f"{res['synth_real.weak']:.3f}/{res['synth_synthetic.weak']:.3f}/{res['synth_mix.weak']:.3f}")
+    # The cascade (on by default): exact endpoints on test.
+    cv = f["cascade/curve"]
+    c = cv[()]
+    small, large = cv.attrs["small"], cv.attrs["large"]
+    res = {r["model"].decode(): r["accuracy"] for r in f["results"][()] if r["split"] == b"test"}
+    if c["threshold"][0] != 0 or c["defer_rate"][0] != 0 or c["accuracy"][0] != res[small]:
+        sys.exit(f"threshold 0 is not the small model: {c[0]}")
+    if c["defer_rate"][-1] != 1 or c["accuracy"][-1] != res[large]:
+        sys.exit(f"the last threshold is not the large model: {c[-1]}")
+    # Deferring everything costs both models: its saving is -small/large.
+    small_flops = c["flops"][0]
+    large_flops = small_flops / -c["flops_saving"][-1]
+    if not np.isclose(c["flops"][-1], small_flops + large_flops, rtol=1e-12):
+        sys.exit("the cost of deferring everything is not both models' cost")
+    print(f"cascade {small} -> {large}: endpoints exact; chosen threshold {cv.attrs['chosen_threshold']:.3f}")
+PY
 echo "methods: ok"

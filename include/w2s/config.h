@@ -65,6 +65,23 @@ struct w2s_name_list {
 
 #define W2S_MAX_SEEDS 64
 
+enum w2s_filter_method {
+	W2S_FILTER_NONE = 0,
+	W2S_FILTER_CONFIDENCE, /* keep the rows the weak model is surest of */
+	W2S_FILTER_KNN,        /* drop rows whose weak label its neighbours outvote */
+};
+
+enum w2s_synth_label {
+	W2S_SYNTH_LABEL_CLASS = 0, /* the class of the mixture component that drew the row */
+	W2S_SYNTH_LABEL_WEAK,      /* relabelled by the weak model */
+};
+
+enum w2s_synth_train {
+	W2S_SYNTH_TRAIN_SYNTHETIC = 0, /* synthetic rows only */
+	W2S_SYNTH_TRAIN_REAL,          /* the weak_train rows the generator was fitted on */
+	W2S_SYNTH_TRAIN_MIX,           /* both */
+};
+
 /* A view of the latent task: its columns are z[0..z) then u[0..u), unless
  * noise > 0, when it is z[0..z) + noise * u[0..z) (u then must be 0 or equal
  * to z).  After loading, z and u are resolved counts (never "all"). */
@@ -145,7 +162,29 @@ struct w2s_config {
 			double b, c;    /* exponents of the student's and teacher's probabilities */
 		} product;
 		struct w2s_name_list chain; /* intermediate students: weak -> chain... -> strong */
+		struct {
+			enum w2s_filter_method method;
+			double keep;    /* fraction of the transfer rows kept */
+			int64_t k;      /* neighbours of the knn vote */
+		} filter;
 	} w2s;
+	struct {
+		int enabled;
+		char large[W2S_NAME_MAX]; /* whose ceiling answers deferred queries; "" = first strong */
+		int score;                /* enum w2s_cascade_score: max_prob or margin */
+		int64_t thresholds;       /* grid size */
+		double tolerance;         /* accuracy the cheapest threshold may give up on val */
+	} cascade;
+	struct {
+		struct w2s_name_list models; /* each trains on synthetic, real or mixed rows */
+		int64_t rows;                /* synthetic rows drawn */
+		int64_t components;          /* mixture components per class */
+		enum w2s_synth_label label;
+		struct {
+			int n;
+			enum w2s_synth_train kind[3];
+		} train;
+	} synth;
 	struct {
 		struct w2s_name_list models; /* trained on ground truth plus distillation from w2s.weak */
 		double temperature;

@@ -128,7 +128,7 @@ enum w2s_status w2s_h5_read_table(struct w2s_h5 *f, const char *path,
 
 /* ---- traces: rank 0 only ---- */
 
-#define W2S_TRACE_MAX 64
+#define W2S_TRACE_MAX 512
 
 /* One row of a training trace: loss and acc average the training batches
  * since the previous row; val_acc is the newest evaluation on the val split
