@@ -659,7 +659,8 @@ static void trial_values(const struct w2s_sweep *w, int64_t t, char *buf, size_t
 }
 
 /* The summary: counts, the trials that need attention, and PGR per strong
- * model over the trials that are done. */
+ * model over the trials that are done; n counts those whose PGR is a
+ * number (it is NaN when the ceiling does not beat the weak model). */
 static void summarize(const struct table *tb, const struct w2s_sweep *w,
 		      const enum trial_status *status, const int64_t *count, const char *dir)
 {
@@ -698,7 +699,7 @@ static void summarize(const struct table *tb, const struct w2s_sweep *w,
 	}
 	if (count[TRIAL_DONE] == 0 || nnames == 0)
 		return;
-	w2s_log_info("  %-16s %5s %8s %8s %8s   %s", "strong", "done", "PGR mean", "min", "max",
+	w2s_log_info("  %-16s %5s %8s %8s %8s   %s", "strong", "n", "PGR mean", "min", "max",
 		     "best trial");
 	for (int i = 0; i < nnames; i++) {
 		int64_t n = 0, best = -1;
