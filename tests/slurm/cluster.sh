@@ -40,16 +40,26 @@ pid_of() {
 	echo "$p"
 }
 
-# stop_pid FILE: TERM, up to 10 s for it to exit, then KILL.
-stop_pid() {
-	p=$(pid_of "$1") || return 0
-	kill "$p" 2>/dev/null || true
+# stop_pids FILE...: TERM to every PID the files name, up to 10 s for them
+# to exit (each takes a second or two, so they go together), then KILL.
+stop_pids() {
+	pids=
+	for f in "$@"; do
+		p=$(pid_of "$f") && kill "$p" 2>/dev/null && pids="$pids $p"
+	done
 	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
+	while [ $i -lt 100 ]; do
+		alive=
+		for p in $pids; do
+			kill -0 "$p" 2>/dev/null && alive="$alive $p"
+		done
+		[ -n "$alive" ] || return 0
 		sleep 0.1
 		i=$((i + 1))
 	done
-	kill -9 "$p" 2>/dev/null || true
+	for p in $alive; do
+		kill -9 "$p" 2>/dev/null || true
+	done
 }
 
 # port_free N: nothing on this machine listens on TCP port N.
@@ -79,9 +89,7 @@ stop() {
 			done
 		fi
 	fi
-	stop_pid "$dir/slurmd.pid"
-	stop_pid "$dir/slurmctld.pid"
-	stop_pid "$dir/munge/munged.pid"
+	stop_pids "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"
 }
 
 start() {
@@ -102,6 +110,8 @@ start() {
 	dir=$(cd "$dir" && pwd)
 	# munged runs as munge and refuses a socket folder others can write to.
 	chmod 0755 "$dir"
+	runuser -u munge -- test -x "$dir" ||
+		skip "the munge user cannot reach $dir (a parent folder is private): choose another DIR"
 	install -d -o munge -g munge -m 0755 "$dir/munge"
 	install -d -m 0755 "$dir/state" "$dir/spool" "$dir/tmp"
 
