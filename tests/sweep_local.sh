@@ -117,4 +117,8 @@ for r in t:
         assert np.all(np.isnan(m)) and np.isnan(r["pgr"]), r
 print(f"{d}/sweep.h5: {len(t)} rows, columns {', '.join(names)}")
 PY
+# The example spec that ships in jobs/ expands.
+"$W2S" sweep expand "$W2S_SRCDIR/jobs/sweep.yaml" --out "$TMP/example" >"$TMP/example.log" 2>&1 ||
+	{ cat "$TMP/example.log"; fail "jobs/sweep.yaml does not expand"; }
+grep -q "^36 trials" "$TMP/example.log" || fail "jobs/sweep.yaml is not 36 trials"
 echo "sweep_local: ok"
