@@ -11,6 +11,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "w2s/sweep.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -254,17 +255,16 @@ static enum w2s_status write_sbatch(const struct w2s_sweep_opts *o, const struct
 		"trial=trials/$id\n"
 		"[ -f \"$trial/config.yaml\" ] || { echo \"no $PWD/$trial/config.yaml\" >&2; exit 2; }\n"
 		"\n"
-		"# exit_code tells `w2s sweep collect` how the last attempt ended.  An attempt\n"
-		"# that stopped after a checkpoint (8) resumes, as does one slurm requeued.\n"
-		"last=$(cat \"$trial/exit_code\" 2>/dev/null || true)\n"
+		"# exit_code tells `w2s sweep collect` how the last attempt ended.\n"
 		"rm -f \"$trial/exit_code\"\n"
-		"resume=()\n"
-		"if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ] || [ \"$last\" = 8 ]; then\n"
-		"\tresume=(--resume)\n"
-		"fi\n"
 		"export BLIS_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}\n"
 		"echo \"trial $id: job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, $(date)\"\n"
 		"\n"
+		"# The trial's folder holds its config from the start, which w2s run takes for\n"
+		"# a run to finish: every attempt passes --resume, and the first, finding\n"
+		"# nothing done, starts the run.  A requeued attempt, or one submitted again,\n"
+		"# goes on from the last checkpoint; a trial already done ends as it was.\n"
+		"#\n"
 		"# srun runs in the background so that a signal reaches the trap at once (bash\n"
 		"# runs traps only between commands); the trap hands it to srun, srun to every\n"
 		"# rank.  Open MPI needs PMIx under srun.\n"
@@ -272,7 +272,7 @@ static enum w2s_status write_sbatch(const struct w2s_sweep_opts *o, const struct
 		"forward() { [ -n \"$pid\" ] && kill -s \"$1\" \"$pid\" 2>/dev/null; }\n"
 		"trap 'forward USR1' USR1\n"
 		"trap 'forward TERM' TERM\n"
-		"srun --mpi=pmix \"$W2S\" run \"$trial/config.yaml\" --out \"$trial\" \"${resume[@]}\" &\n"
+		"srun --mpi=pmix \"$W2S\" run \"$trial/config.yaml\" --out \"$trial\" --resume &\n"
 		"pid=$!\n"
 		"while :; do\n"
 		"\twait \"$pid\"\n"
@@ -592,6 +592,21 @@ static bool read_pgr(const char *tdir, struct pgr_in **rows, int64_t *n)
 	return ok;
 }
 
+/* Whether a trial folder holds anything but the config expand wrote: a
+ * slurm log, data, traces, checkpoints, files being written. */
+static bool started(const char *tdir)
+{
+	DIR *d = opendir(tdir);
+	if (d == NULL)
+		return false;
+	bool any = false;
+	for (struct dirent *e = readdir(d); e && !any; e = readdir(d))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		      strcmp(e->d_name, "config.yaml");
+	closedir(d);
+	return any;
+}
+
 /* Adds one trial's rows; returns its status. */
 static enum trial_status collect_trial(struct table *tb, const struct w2s_sweep *w, int64_t t,
 				       const char *dir)
@@ -606,8 +621,7 @@ static enum trial_status collect_trial(struct table *tb, const struct w2s_sweep 
 		s = TRIAL_DONE;
 	else if (code >= 0 && code != 8)
 		s = TRIAL_FAILED;
-	else if (code == 8 || exists(tdir, "run.h5") || exists(tdir, "data.h5") ||
-		 exists(tdir, "metrics.h5"))
+	else if (code == 8 || started(tdir))
 		s = TRIAL_UNFINISHED;
 	else
 		s = TRIAL_MISSING;
@@ -771,8 +785,9 @@ enum w2s_status w2s_sweep_collect(const struct w2s_comm *c, const char *dir,
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_string(&f, "/", "status",
 					"done: run.h5 holds /pgr; failed: not done and exit_code "
-					"is not 8; unfinished: started (exit_code 8, run.h5, "
-					"data.h5 or metrics.h5) but neither; missing: not started");
+					"is not 8; unfinished: neither, but started (exit_code 8, "
+					"or anything besides config.yaml in its folder); missing: "
+					"not started");
 	enum w2s_status closed = (enum w2s_status)w2s_comm_agree(c, (int)w2s_h5_close(&f));
 	if (st == W2S_STATUS_OK)
 		st = closed;

@@ -2,9 +2,9 @@
 # The job scripts under a real slurm cluster (tests/slurm/cluster.sh, one
 # node, 2 CPUs): jobs/run.sbatch on 2 tasks ends with the results of
 # `mpirun -n 2`; a sweep's job array runs every trial and collect finds them
-# done; a trial stopped by the time-limit signal after a checkpoint (exit
-# code 8) is requeued and resumed with --resume, while a cancelled one stays
-# cancelled.  The cluster is stopped whatever happens.  Skipped (77), with
+# done; a trial stopped by the time-limit signal while it trains checkpoints,
+# exits 8, is requeued and resumes to the results of a run never stopped,
+# while a cancelled one stays cancelled.  The cluster is stopped whatever happens.  Skipped (77), with
 # the reason, where slurm cannot start.
 . "$(dirname "$0")/common.sh"
 cluster="$W2S_SRCDIR/tests/slurm/cluster.sh"
@@ -99,62 +99,81 @@ for i in 0 1 2 3; do
 	grep -q "wrote trials/$i/" "$TMP/sweep/trials/$i/slurm.log" || fail "trials/$i/slurm.log"
 done
 
-# ---- the signals: a stand-in for w2s that, like w2s, exits 8 on USR1 or
-# TERM (after its checkpoint), and on --resume finishes with a real run.h5.
-cat >"$TMP/stub" <<'SH'
-#!/bin/sh
-out= resume=no
-while [ $# -gt 0 ]; do
-	case $1 in
-	--out) out=$2; shift ;;
-	--resume) resume=yes ;;
-	esac
-	shift
-done
-echo "$resume" >>"$out/attempts"
-if [ $resume = yes ]; then
-	cp "$DONE_RUN" "$out/run.h5"
-	exit 0
-fi
-trap 'exit 8' USR1 TERM
-touch "$out/started"
-while :; do sleep 0.1; done
-SH
-chmod +x "$TMP/stub"
-printf 'config: small.yaml\nseeds: [1]\n' >"$TMP/one.yaml"
+# ---- the signals, to w2s itself while it trains: a trial sent USR1 (what
+# --signal=B:USR1@60 sends a minute before the time limit) checkpoints, exits
+# 8, is requeued and resumes to the results of a run never stopped; a
+# cancelled trial stops alike but stays cancelled.
+cat >"$TMP/long.yaml" <<'YAML'
+seed: 3
+data:
+  rows: {weak_train: 4000, transfer: 4000, val: 200, test: 1000}
+  latent:
+    signal: 8
+    nuisance: 8
+    views:
+      x: {z: all, u: all}
+      weak: {z: 4, u: 4, noise: 1.0}
+      strong: {z: all}
+models:
+  weak: {view: weak}
+  strong: {view: strong}
+  mlp: {view: x, hidden: [64]}
+train: {epochs: 16, batch: 32, lr: 0.003}
+w2s: {weak: weak, strong: [strong, mlp]}
+checkpoint: {every: 100}
+YAML
+printf 'config: long.yaml\nseeds: [3]\n' >"$TMP/one.yaml"
 "$W2S" sweep expand "$TMP/one.yaml" --out "$TMP/requeue" --quiet
 "$W2S" sweep expand "$TMP/one.yaml" --out "$TMP/cancel" --quiet
-export DONE_RUN="$TMP/sweep/trials/0/run.h5"
-rq=$(W2S="$TMP/stub" sbatch --parsable "$TMP/requeue/sweep.sbatch")
-cn=$(W2S="$TMP/stub" sbatch --parsable "$TMP/cancel/sweep.sbatch")
-wait_file "$TMP/requeue/trials/0/started" 30
-wait_file "$TMP/cancel/trials/0/started" 30
-# What --signal=B:USR1@60 does a minute before the time limit.
+rq=$(sbatch --parsable "$TMP/requeue/sweep.sbatch")
+cn=$(sbatch --parsable "$TMP/cancel/sweep.sbatch")
+# wait_ckpt DIR: until the trial has written its first checkpoint.
+wait_ckpt() {
+	i=0
+	until ls "$1/trials/0/ckpt" 2>/dev/null | grep -q '\.h5$'; do
+		i=$((i + 1))
+		[ $i -le 300 ] || { cat "$1/trials/0/slurm.log"; fail "no checkpoint in $1 after 30 s"; }
+		sleep 0.1
+	done
+}
+wait_ckpt "$TMP/requeue"
 scancel --batch --signal=USR1 "${rq}_0"
+wait_ckpt "$TMP/cancel"
 scancel "${cn}_0"
 i=0
 until [ "$(state "${rq}_0")" = "PENDING 1 " ]; do
 	i=$((i + 1))
-	[ $i -le 150 ] || { cat "$TMP/requeue/trials/0/slurm.log"; fail "the stopped trial was not requeued: $(state "${rq}_0")"; }
+	[ $i -le 300 ] || { cat "$TMP/requeue/trials/0/slurm.log"; fail "the stopped trial was not requeued: $(state "${rq}_0")"; }
 	sleep 0.1
 done
-[ "$(cat "$TMP/requeue/trials/0/exit_code")" = 8 ] || fail "exit_code of the stopped attempt is not 8"
+[ "$(cat "$TMP/requeue/trials/0/exit_code")" = 8 ] ||
+	{ cat "$TMP/requeue/trials/0/slurm.log"; fail "the stopped trial did not exit with 8"; }
+[ ! -e "$TMP/requeue/trials/0/run.h5" ] || fail "the stopped trial has a run.h5"
 "$W2S" sweep collect "$TMP/requeue" --quiet
 "$PYTHON3" -c "import h5py,sys; s=set(h5py.File(sys.argv[1])['results']['status']); sys.exit(s != {b'unfinished'})" \
 	"$TMP/requeue/sweep.h5" || fail "a trial waiting for its requeue is not 'unfinished'"
-# slurm holds a requeued job for a while; the test has no time for that.
+# slurm holds a requeued job for two minutes; the test has no time for that.
 scontrol update JobId="${rq}_0" StartTime=now
+# Meanwhile, the same run never stopped, on one rank as the trial.
+"$W2S" run "$TMP/requeue/trials/0/config.yaml" --out "$TMP/unstopped" --quiet || fail "the unstopped run"
 wait_gone "$rq" 60
 cat "$TMP/requeue/trials/0/slurm.log"
-[ "$(tr '\n' ' ' <"$TMP/requeue/trials/0/attempts")" = "no yes " ] ||
-	fail "attempts were '$(cat "$TMP/requeue/trials/0/attempts")', expected no then --resume"
-grep -q "requeueing job" "$TMP/requeue/trials/0/slurm.log" || fail "no requeue in the log"
+grep -q "requeueing job" "$TMP/requeue/trials/0/slurm.log" || fail "no requeue in the trial's log"
+grep -q "resuming the run" "$TMP/requeue/trials/0/slurm.log" || fail "the requeued trial did not resume"
 "$W2S" sweep collect "$TMP/requeue" | grep -q "1 trial: 1 done" || fail "the resumed trial is not done"
+"$PYTHON3" - "$TMP/requeue/trials/0/run.h5" "$TMP/unstopped/run.h5" <<'PY' || fail "resumed and unstopped runs differ"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+for name in ("pgr", "models/student.mlp/params", "labels/student.mlp/test/prob"):
+    if not np.array_equal(a[name][()], b[name][()]):
+        sys.exit(f"{name} differs")
+print("the requeued trial ends bit-identical to the run never stopped")
+PY
 
 wait_gone "$cn" 30
-[ "$(cat "$TMP/cancel/trials/0/attempts")" = no ] || fail "the cancelled trial ran again"
 case $(state "${cn}_0") in
 "CANCELLED 0 ") ;;
-*) fail "the cancelled trial is $(state "${cn}_0"), expected CANCELLED with no restart" ;;
+*) cat "$TMP/cancel/trials/0/slurm.log"; fail "the cancelled trial is $(state "${cn}_0"), expected CANCELLED with no restart" ;;
 esac
+[ ! -e "$TMP/cancel/trials/0/run.h5" ] || fail "the cancelled trial ran to its end"
 echo "slurm_jobs: ok in $(($(date +%s) - started)) s"

@@ -79,7 +79,7 @@ grep -q "bad.yaml:2: grid.train.lr: expected a list of values" "$TMP/bad.log" ||
 # Trials in every state, made by hand: 0 and 1 done; 2 failed (exit 5);
 # 3 started (data.h5 only); 4 stopped after a checkpoint (exit 8); 5 never.
 for i in 0 1; do
-	"$W2S" run "$out/trials/$i/config.yaml" --out "$out/trials/$i" --quiet ||
+	"$W2S" run "$out/trials/$i/config.yaml" --out "$out/trials/$i" --resume --quiet ||
 		fail "running trial $i"
 done
 echo 5 >"$out/trials/2/exit_code"

@@ -20,10 +20,11 @@
  *   done        its run.h5 holds /pgr: the run wrote its results
  *   failed      not done, and exit_code holds a code other than 8 (w2s exits 8
  *               when it stops after a checkpoint), 0 included
- *   unfinished  neither, but it has started: it has exit_code 8, run.h5,
- *               data.h5 or metrics.h5.  A trial that runs or waits to be
- *               requeued, or one killed without a word (node failure, a run
- *               started by hand that crashed: only sweep.sbatch writes exit_code)
+ *   unfinished  neither, but it has started: exit_code 8, or anything besides
+ *               config.yaml in its folder (slurm.log, data, traces,
+ *               checkpoints).  A trial that runs or waits to be requeued, or
+ *               one killed without a word (node failure, a run started by
+ *               hand that crashed: only sweep.sbatch writes exit_code)
  *   missing     none of these: it never started
  */
 #ifndef W2S_SWEEP_H
