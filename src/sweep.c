@@ -214,7 +214,8 @@ static enum w2s_status write_sbatch(const struct w2s_sweep_opts *o, const struct
 	fprintf(f,
 		"#!/bin/bash\n"
 		"# A w2s sweep as a slurm job array, written by `w2s sweep expand`: array task i\n"
-		"# runs trial i, `w2s run trials/i/config.yaml --out trials/i`, on its own ranks.\n"
+		"# runs trial i, `w2s run trials/i/config.yaml --out trials/i --resume`, on its\n"
+		"# own ranks.\n"
 		"#\n"
 		"#   sbatch %s/sweep.sbatch                # all %lld trials\n"
 		"#   sbatch --array=3,7 %s/sweep.sbatch    # only trials 3 and 7 (a rerun, say)\n"
