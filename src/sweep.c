@@ -306,6 +306,28 @@ static enum w2s_status write_sbatch(const struct w2s_sweep_opts *o, const struct
 
 /* ---- expand */
 
+/* A trial is one run: a config that repeats itself over seeds (seeds:
+ * [...], into OUT/seed-S) would leave no run.h5 where collect and the job
+ * script look, and the sweep has its own seeds for that.  t < 0: the base. */
+static enum w2s_status one_seed(const struct w2s_config *cfg, const char *base, int64_t t,
+				const struct w2s_sweep *w)
+{
+	if (cfg->nseeds == 0)
+		return W2S_STATUS_OK;
+	char what[1024] = "";
+	if (t >= 0)
+		for (int k = 0; k < w->nkeys; k++) {
+			size_t n = strlen(what);
+			snprintf(what + n, sizeof what - n, " --set %s=%s", w->keys[k],
+				 w->values[t * w->nkeys + k].text);
+		}
+	w2s_log_error("%s%s: the config repeats the run over seeds (seeds: [...]), but a sweep "
+		      "trial is one run; list the seeds in the sweep spec instead (seeds: [...] "
+		      "there makes a trial per seed)",
+		      base ? base : "built-in default", what);
+	return W2S_STATUS_CONFIG;
+}
+
 /* A path that #SBATCH lines and the bash script carry unquoted. */
 static bool script_safe(const char *s)
 {
@@ -387,6 +409,8 @@ enum w2s_status w2s_sweep_write(const struct w2s_comm *c, const struct w2s_sweep
 		base = spec.config;
 	}
 	st = w2s_config_load(&cfg, base, NULL, 0);
+	if (st == W2S_STATUS_OK)
+		st = one_seed(&cfg, base, -1, NULL);
 	w2s_config_free(&cfg);
 	if (st != W2S_STATUS_OK)
 		goto cleanup;
@@ -400,6 +424,8 @@ enum w2s_status w2s_sweep_write(const struct w2s_comm *c, const struct w2s_sweep
 		for (int k = 0; k < w.nkeys; k++)
 			w2s_sweep_set_text(&w, t, k, set_text + (size_t)k * SET_MAX, SET_MAX);
 		st = w2s_config_load(&cfg, base, sets, w.nkeys);
+		if (st == W2S_STATUS_OK)
+			st = one_seed(&cfg, base, t, &w);
 		w2s_config_free(&cfg);
 	}
 	if (st != W2S_STATUS_OK)

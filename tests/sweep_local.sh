@@ -67,6 +67,14 @@ train.lr|[0.003, -1]|-1
 train.lrr|[0.1]|0.1
 models.strong.hidden|[[8], [0]]|[0]
 EOF
+# A base config that repeats over seeds is not one run per trial.
+printf 'base: {seeds: [1, 2]}\n' >"$TMP/bad.yaml"
+set +e
+"$W2S" sweep expand "$TMP/bad.yaml" --out "$TMP/bad" 2>"$TMP/bad.log"
+code=$?
+set -e
+[ "$code" -eq 3 ] && grep -q "list the seeds in the sweep spec instead" "$TMP/bad.log" ||
+	{ cat "$TMP/bad.log"; fail "a base with seeds: [...] was not refused"; }
 printf 'grid:\n  train.lr: 0.1\n' >"$TMP/bad.yaml"
 set +e
 "$W2S" sweep expand "$TMP/bad.yaml" --out "$TMP/bad" 2>"$TMP/bad.log"
