@@ -15,7 +15,7 @@ slurm="munge slurmctld slurmd slurm-client procps"
 
 case "${1:-all}" in
 build) want="$build" ;;
-test) want="$build $analysis $multihost" ;;
+test) want="$build $analysis $multihost $slurm" ;; # tests/slurm_jobs.sh runs a local cluster
 analysis) want="$analysis" ;;
 slurm) want="$slurm" ;;
 all) want="$build $analysis $multihost $slurm" ;;

@@ -14,6 +14,7 @@
 
 #include "buildconf.h"
 #include "w2s/blas.h"
+#include "w2s/cli_sweep.h"
 #include "w2s/config.h"
 #include "w2s/h5io.h"
 #include "w2s/log.h"
@@ -32,6 +33,9 @@ static const char main_help[] =
 	"  run [CONFIG.yaml]      the whole experiment (the built-in default without a config)\n"
 	"  gen [CONFIG.yaml]      only the data file\n"
 	"  config [CONFIG.yaml]   print the effective config, or every key with --keys\n"
+	"  sweep expand SPEC      one config per trial of a sweep spec (--out DIR), and a\n"
+	"                         slurm job array that runs them\n"
+	"  sweep collect DIR      one results table of a sweep's trials, done or not\n"
 	"\n"
 	"  w2s COMMAND --help     what a command does and its options\n"
 	"  w2s --version          version and libraries\n"
@@ -345,6 +349,8 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 			print_version();
 		return 0;
 	}
+	if (!strcmp(argv[1], "sweep"))
+		return w2s_cli_sweep(c, argc, argv);
 	const char *help = NULL;
 	if (!strcmp(argv[1], "run"))
 		help = run_help;
@@ -353,7 +359,7 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 	else if (!strcmp(argv[1], "config"))
 		help = config_help;
 	if (!help) {
-		w2s_log_error("unknown command '%s' (commands: run, gen, config; see w2s --help)",
+		w2s_log_error("unknown command '%s' (commands: run, gen, config, sweep; see w2s --help)",
 			      argv[1]);
 		return w2s_status_exit_code(W2S_STATUS_USAGE);
 	}
