@@ -672,7 +672,7 @@ enum w2s_status w2s_config_load(struct w2s_config *c, const char *path,
 	} else if (root->kind != CFG_MAP) {
 		char buf[80];
 		st = cfg_fail(&x, &root->at,
-			      "expected a map of keys (seed, seeds, data, models, train, w2s, log, checkpoint, kd) at the top, found %s",
+			      "expected a map of keys (seed, seeds, data, models, train, w2s, log, checkpoint, kd, cascade, synth) at the top, found %s",
 			      cfg_node_what(root, buf, sizeof buf));
 		goto cleanup;
 	}

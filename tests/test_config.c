@@ -445,7 +445,7 @@ static void bad_set_forms_are_refused_naming_the_override(void **state)
 		{"=1", "--set '=1': expected KEY=VALUE"},
 		{"a..b=1", "--set 'a..b=1': expected KEY=VALUE with KEY like train.lr"},
 		{"trian.lr=1",
-		 "--set trian.lr=1: unknown key 'trian' (accepted: seed, seeds, data, models, train, w2s, log, checkpoint, kd)"},
+		 "--set trian.lr=1: unknown key 'trian' (accepted: seed, seeds, data, models, train, w2s, log, checkpoint, kd, cascade, synth)"},
 		{"train.lrr=1", "--set train.lrr=1: unknown key 'lrr' in train (accepted: optimizer,"},
 		{"train.lr=abc", "--set train.lr=abc: train.lr: expected a number > 0, found 'abc'"},
 		{"train.lr=", "--set train.lr=: train.lr: expected a number > 0, found nothing"},
@@ -522,8 +522,8 @@ static void json_is_the_same_whatever_the_order_and_spelling(void **state)
 	unlink(pa);
 	unlink(pb);
 	assert_string_equal(ca.json, cb.json);
-	/* Sorted and compact: the first key is "checkpoint", no spaces. */
-	assert_true(strncmp(ca.json, "{\"checkpoint\":{", 15) == 0);
+	/* Sorted and compact: the first key is "cascade", no spaces. */
+	assert_true(strncmp(ca.json, "{\"cascade\":{", 12) == 0);
 	assert_null(strchr(ca.json, ' '));
 	w2s_config_free(&ca);
 	w2s_config_free(&cb);
@@ -661,8 +661,11 @@ static void reference_and_doc_name_every_key(void **state)
 		"train.batch", "train.epochs", "train.weight_decay", "train.momentum", "train.beta1",
 		"train.beta2", "train.eps", "train.clip", "train.eval_every", "train.patience",
 		"train.stop_on", "w2s.weak", "w2s.strong", "w2s.loss", "w2s.confidence.alpha",
-		"w2s.confidence.warmup", "w2s.product.b", "w2s.product.c", "w2s.chain", "log.every",
-		"checkpoint.every", "checkpoint.keep", "kd.models", "kd.temperature", "kd.weight",
+		"w2s.confidence.warmup", "w2s.product.b", "w2s.product.c", "w2s.filter.method",
+		"w2s.filter.keep", "w2s.filter.k", "w2s.chain", "log.every", "checkpoint.every",
+		"checkpoint.keep", "kd.models", "kd.temperature", "kd.weight", "cascade.enabled",
+		"cascade.large", "cascade.score", "cascade.thresholds", "cascade.tolerance", "synth.models",
+		"synth.rows", "synth.components", "synth.label", "synth.train",
 	};
 	const char *ref = w2s_config_reference();
 	int lines = count_of(ref, "\n");
