@@ -1,0 +1,268 @@
+"""report.py on a real run: the tables it prints hold the numbers of the
+HDF5 files (and those numbers agree with the labels and targets they came
+from), every figure is written, shows the traces it claims to, and has no
+text drawn over text; optional stages are drawn only when present."""
+import csv
+import math
+import os
+import subprocess
+import sys
+
+import h5py
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import report
+import w2sio
+
+REPORT = os.path.join(os.path.dirname(os.path.abspath(report.__file__)), "report.py")
+
+
+def md_tables(text):
+    """{section heading: [row dicts]} for every Markdown table in text."""
+    out, heading, rows, head = {}, None, None, None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+            head = None
+        elif line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if head is None:
+                head, rows = cells, []
+                out[heading] = rows
+            elif not set("".join(cells)) <= set("-: "):
+                rows.append(dict(zip(head, cells)))
+        else:
+            head = None
+    return out
+
+
+def hdf5_table(run_dir, path):
+    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+        return w2sio.table(f, path)
+
+
+def make_report(run_dir, out, *args):
+    assert report.main([run_dir, "--out", str(out), *args]) == 0
+    return str(out)
+
+
+# A report takes most of a second (two figures drawn and saved): the tests
+# share one per set of options.
+@pytest.fixture(scope="session")
+def md_report(run_dir, tmp_path_factory):
+    return make_report(run_dir, tmp_path_factory.mktemp("md"))
+
+
+@pytest.fixture(scope="session")
+def csv_pdf_report(run_dir, tmp_path_factory):
+    return make_report(run_dir, tmp_path_factory.mktemp("csv"), "--csv", "--pdf")
+
+
+def close(a, b, tol):
+    """Equal within tol, NaN equal to NaN (a PGR without a gap is NaN)."""
+    return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol
+
+
+def number(cell):
+    return math.nan if cell == "n/a" else float(cell)
+
+
+def test_markdown_tables_hold_the_numbers_of_run_h5(run_dir, md_report):
+    out = md_report
+    tables = md_tables(open(os.path.join(out, "report.md")).read())
+    results = tables["Results"]
+    want = hdf5_table(run_dir, "results")
+    assert len(results) == len(want) > 0
+    worst = 0.0
+    for got, row in zip(results, want):
+        assert (got["model"], got["split"], int(got["n"])) == (row["model"], row["split"], row["n"])
+        for key in ("accuracy", "loss"):
+            worst = max(worst, abs(float(got[key]) - row[key]))
+    # Four decimals are printed: half a unit in the last place.
+    assert worst <= 5e-5, f"largest difference {worst}"
+
+    pgr = tables["Performance gap recovered (test)"]
+    want = hdf5_table(run_dir, "pgr")
+    assert [p["strong"] for p in pgr] == [p["strong"] for p in want]
+    for g, w in zip(pgr, want):
+        for k in ("p_weak", "p_w2s", "p_ceiling", "pgr"):
+            assert close(number(g[k]), w[k], 5e-5), f"{w['strong']} {k}: {g[k]} in report.md, {w[k]} in run.h5"
+
+
+def test_accuracies_agree_with_labels_and_targets(run_dir):
+    """The numbers the report shows, recomputed another way: from the
+    predictions in run.h5 and the ground truth in data.h5."""
+    run = w2sio.load_run(run_dir)
+    with h5py.File(os.path.join(run_dir, "data.h5"), "r") as d, \
+            h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+        target = d["target"][()]
+        for r in run.results:
+            idx = d["splits"][r["split"]][()]
+            pred = f[f"labels/{r['model']}/{r['split']}/pred"][()]
+            acc = float(np.mean(pred == target[idx]))
+            assert abs(acc - r["accuracy"]) < 1e-12, f"{r['model']}/{r['split']}: {acc} != {r['accuracy']}"
+    for p in run.pgr:
+        weak = run.result(f"weak.{p['weak']}")["accuracy"]
+        w2s = run.result(f"student.{p['strong']}")["accuracy"]
+        ceiling = run.result(f"ceiling.{p['strong']}")["accuracy"]
+        assert (weak, w2s, ceiling) == (p["p_weak"], p["p_w2s"], p["p_ceiling"])
+        pgr = (w2s - weak) / (ceiling - weak) if ceiling > weak else math.nan
+        assert close(pgr, p["pgr"], 1e-12)
+
+
+def test_csv_is_exact(run_dir, csv_pdf_report):
+    out = csv_pdf_report
+    assert not os.path.exists(os.path.join(out, "report.md"))
+    for name in ("results", "pgr"):
+        with open(os.path.join(out, f"{name}.csv")) as f:
+            got = list(csv.DictReader(f))
+        want = hdf5_table(run_dir, name)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            for k, v in w.items():
+                if isinstance(v, float):
+                    assert close(float(g[k]), v, 0), (name, k, g[k], v)
+                else:
+                    assert type(v)(g[k]) == v, (name, k)
+
+
+def test_figures_are_written_as_png_or_pdf(md_report, csv_pdf_report):
+    out = md_report
+    for name in ("results", "curves"):
+        img = matplotlib.image.imread(os.path.join(out, f"{name}.png"))
+        h, w = img.shape[:2]
+        assert 500 < w < 3000 and 300 < h < 2000, f"{name}.png is {w}x{h}"
+        assert img[..., :3].std() > 0.05, f"{name}.png looks blank"
+        assert os.path.getsize(os.path.join(out, f"{name}.png")) < 400_000
+    assert not os.path.exists(os.path.join(out, "cascade.png"))
+    md = open(os.path.join(out, "report.md")).read()
+    assert "![results](results.png)" in md and "![curves](curves.png)" in md
+
+    out = csv_pdf_report
+    for name in ("results", "curves"):
+        with open(os.path.join(out, f"{name}.pdf"), "rb") as f:
+            assert f.read(5) == b"%PDF-"
+        assert not os.path.exists(os.path.join(out, f"{name}.png"))
+
+
+@pytest.mark.parametrize("name", [n for n, _ in report.FIGURES if n != "cascade"])
+def test_figures_have_no_text_over_text(run_dir, name):
+    fig = dict(report.FIGURES)[name](w2sio.load_run(run_dir))
+    try:
+        assert report.text_overlaps(fig) == []
+        texts = [t.get_text() for t, _ in report._texts(fig)]
+        assert any("latent task, seed 3" in t for t in texts), "title does not name the config"
+        # Panels in a grid share labels: each column is labelled along x
+        # somewhere, each row along y.
+        for ax in fig.axes:
+            ss = ax.get_subplotspec()
+            col = [a for a in fig.axes if a.get_subplotspec().colspan == ss.colspan]
+            row = [a for a in fig.axes if a.get_subplotspec().rowspan == ss.rowspan]
+            assert any(a.get_xlabel() for a in col), f"{ax.get_title()}: no x label in its column"
+            assert any(a.get_ylabel() for a in row), f"{ax.get_title()}: no y label in its row"
+    finally:
+        plt.close(fig)
+
+
+def test_overlap_check_sees_text_over_text():
+    fig, ax = plt.subplots()
+    ax.text(0.5, 0.5, "one label")
+    ax.text(0.5, 0.5, "another label")
+    try:
+        assert report.text_overlaps(fig) == [("one label", "another label")]
+    finally:
+        plt.close(fig)
+
+
+def test_curves_show_every_trace_of_metrics_h5(run_dir):
+    run = w2sio.load_run(run_dir)
+    fig = report.figure_curves(run)
+    try:
+        # One column per strong model: loss on top, accuracy below, each with
+        # the weak teacher, the student and the ceiling, from the file as is.
+        axes = np.array(fig.axes).reshape(2, -1)
+        with h5py.File(os.path.join(run_dir, "metrics.h5"), "r") as f:
+            for j, s in enumerate(run.strong_models()):
+                for row, col in enumerate(("loss", "acc")):
+                    lines = axes[row][j].get_lines()
+                    names = ["weak.weak", f"student.{s}", f"ceiling.{s}"]
+                    assert len(lines) == 3
+                    for line, name in zip(lines, names):
+                        g = f[f"trace/{name}"]
+                        np.testing.assert_array_equal(line.get_xdata(), g["step"][()])
+                        np.testing.assert_array_equal(line.get_ydata(), g[col][()])
+            assert set(f["trace"]) == {"weak.weak"} | {f"{r}.{s}" for s in run.strong_models()
+                                                       for r in ("student", "ceiling")}
+    finally:
+        plt.close(fig)
+
+
+def test_absent_cascade_is_said_not_drawn(run_dir, md_report):
+    md = open(os.path.join(md_report, "report.md")).read()
+    assert "## Not in this run" in md and "/cascade/curve" in md
+    assert report.figure_cascade(w2sio.load_run(run_dir)) is None
+
+
+def test_cascade_curve_is_drawn_when_run_h5_holds_one(run_copy, tmp_path):
+    # The cascade stage is not written yet: the test adds the table it will
+    # write, with the columns report.py reads.
+    dt = np.dtype([("strong", "S16"), ("threshold", "f8"), ("deferral", "f8"),
+                   ("accuracy", "f8"), ("cost", "f8")])
+    thr = np.linspace(0.5, 1.0, 6)
+    rows = np.array([(s, t, t - 0.5, 0.7 + 0.2 * (t - 0.5), 1 + 4 * (t - 0.5))
+                     for s in (b"strong", b"mlp") for t in thr], dtype=dt)
+    with h5py.File(os.path.join(run_copy, "run.h5"), "a") as f:
+        f["cascade/curve"] = rows
+        f["cascade/curve"].attrs["cost_unit"] = "strong-model evaluations"
+    run = w2sio.load_run(run_copy)
+    fig = report.figure_cascade(run)
+    try:
+        assert report.text_overlaps(fig) == []
+        ax = fig.axes[0]
+        assert "strong-model evaluations" in ax.get_xlabel()
+        line = ax.get_lines()[0]
+        np.testing.assert_allclose(line.get_xdata(), rows["cost"][:6])
+        np.testing.assert_allclose(line.get_ydata(), rows["accuracy"][:6])
+    finally:
+        plt.close(fig)
+    got = md_tables(report.markdown(run, []))["cascade/curve"]
+    assert [float(r["accuracy"]) for r in got] == pytest.approx(rows["accuracy"].tolist(), abs=5e-5)
+    assert "Not in this run" not in report.markdown(run, [])
+    out = make_report(run_copy, tmp_path / "csv", "--csv")
+    assert os.path.exists(os.path.join(out, "cascade.png"))
+    with open(os.path.join(out, "cascade_curve.csv")) as f:
+        assert [float(r["cost"]) for r in csv.DictReader(f)] == rows["cost"].tolist()
+
+
+def test_without_metrics_h5_the_tables_still_come(run_copy, tmp_path):
+    os.remove(os.path.join(run_copy, "metrics.h5"))
+    out = make_report(run_copy, tmp_path)
+    assert os.path.exists(os.path.join(out, "results.png"))
+    assert not os.path.exists(os.path.join(out, "curves.png"))
+    assert "training curves: no metrics.h5" in open(os.path.join(out, "report.md")).read()
+
+
+def test_help_names_the_outputs():
+    p = subprocess.run([sys.executable, REPORT, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0
+    for word in ("RUN_DIR", "results.png", "curves.png", "cascade.png", "--pdf", "--csv", "Exit codes"):
+        assert word in p.stdout
+
+
+@pytest.mark.parametrize("what", ["missing", "not_hdf5", "data_file"])
+def test_bad_input_gives_one_line_and_exit_4(run_dir, tmp_path, capsys, what):
+    if what == "missing":
+        arg = str(tmp_path / "nowhere")
+    elif what == "not_hdf5":
+        (tmp_path / "run.h5").write_text("not HDF5\n")
+        arg = str(tmp_path)
+    else:  # a data file where run.h5 should be
+        os.symlink(os.path.join(run_dir, "data.h5"), tmp_path / "run.h5")
+        arg = str(tmp_path)
+    assert report.main([arg, "--out", str(tmp_path / "out")]) == 4
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("report.py: error: "), lines
+    assert not os.path.exists(tmp_path / "out")
