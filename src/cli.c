@@ -16,6 +16,7 @@
 #include "w2s/blas.h"
 #include "w2s/config.h"
 #include "w2s/h5io.h"
+#include "w2s/inspect.h"
 #include "w2s/log.h"
 #include "w2s/stages.h"
 
@@ -32,6 +33,7 @@ static const char main_help[] =
 	"  run [CONFIG.yaml]      the whole experiment (the built-in default without a config)\n"
 	"  gen [CONFIG.yaml]      only the data file\n"
 	"  config [CONFIG.yaml]   print the effective config, or every key with --keys\n"
+	"  inspect FILE.h5        what a data, run or metrics file holds (--json for scripts)\n"
 	"\n"
 	"  w2s COMMAND --help     what a command does and its options\n"
 	"  w2s --version          version and libraries\n"
@@ -345,6 +347,8 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 			print_version();
 		return 0;
 	}
+	if (!strcmp(argv[1], "inspect"))
+		return w2s_inspect_main(c, argc - 1, argv + 1);
 	const char *help = NULL;
 	if (!strcmp(argv[1], "run"))
 		help = run_help;
@@ -353,7 +357,7 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 	else if (!strcmp(argv[1], "config"))
 		help = config_help;
 	if (!help) {
-		w2s_log_error("unknown command '%s' (commands: run, gen, config; see w2s --help)",
+		w2s_log_error("unknown command '%s' (commands: run, gen, config, inspect; see w2s --help)",
 			      argv[1]);
 		return w2s_status_exit_code(W2S_STATUS_USAGE);
 	}
