@@ -335,7 +335,7 @@ def markdown(run, figures):
     lines.append(f"{run.provenance()}; folder `{run.dir}`"
                  + (f"; {wall:.1f} s wall" if isinstance(wall, float) else "") + ".")
     lines.append("")
-    lines.append(f"Data: {run.task()} task, {subtitle(run)}.  ")
+    lines.append(f"Data: {run.task()} task; {subtitle(run)}.  ")
     lines.append("Models: " + "; ".join(f"{m}: {run.model_words(m)}" for m in model_order(run)) + ".  ")
     w2s = run.config.get("w2s", {})
     lines.append(f"Students learn from {w2s.get('weak', '?')} with loss {w2s.get('loss', '?')}.")
