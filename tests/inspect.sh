@@ -7,6 +7,50 @@
 small_config "$TMP/small.yaml"
 "$W2S" run "$TMP/small.yaml" --set train.epochs=1 --out "$TMP/run" --quiet || fail "w2s run"
 
+# Each start of w2s spends a fraction of a second in MPI start-up, mostly
+# waiting: the independent commands below run side by side.
+# bg NAME ARGS...: w2s ARGS in the background, into $TMP/NAME.{out,err,code}.
+bg() {
+	name=$1
+	shift
+	(
+		set +e
+		"$W2S" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+		echo $? >"$TMP/$name.code"
+	) &
+}
+: >"$TMP/empty.h5"
+echo "not HDF5" >"$TMP/text.h5"
+head -c 4096 "$TMP/run/run.h5" >"$TMP/truncated.h5"
+"$PYTHON3" -c "
+import h5py, numpy as np, sys
+with h5py.File(sys.argv[1], 'w') as f:
+    f['group/values'] = np.arange(5.0)
+    f.attrs['origin'] = 'elsewhere'
+" "$TMP/other.h5"
+for f in data run metrics; do
+	bg "$f" inspect "$TMP/run/$f.h5"
+	bg "$f-json" inspect "$TMP/run/$f.h5" --json
+done
+bg other inspect "$TMP/other.h5"
+bg missing inspect "$TMP/nowhere.h5"
+bg folder inspect "$TMP/run"
+bg empty inspect "$TMP/empty.h5"
+bg text inspect "$TMP/text.h5"
+bg truncated inspect "$TMP/truncated.h5" --json
+bg nofile inspect
+bg twofiles inspect "$TMP/run/run.h5" "$TMP/run/data.h5"
+bg badopt inspect "$TMP/run/run.h5" --yaml
+bg help inspect --help
+bg mainhelp --help
+mpi 2 "$W2S" inspect "$TMP/run/run.h5" >"$TMP/two.txt" || fail "inspect on 2 ranks"
+wait
+
+# ok NAME: the command NAME exited 0.
+ok() {
+	[ "$(cat "$TMP/$1.code")" -eq 0 ] || fail "$1: exit $(cat "$TMP/$1.code"): $(cat "$TMP/$1.err")"
+}
+
 # expect_out FILE PATTERN...: each PATTERN (grep -E) is in FILE.
 expect_out() {
 	f=$1
@@ -16,30 +60,30 @@ expect_out() {
 	done
 }
 
-"$W2S" inspect "$TMP/run/data.h5" >"$TMP/data.txt" || fail "inspect data.h5"
-expect_out "$TMP/data.txt" "a w2s data file" "config: latent task, seed 3, 2 classes" \
+ok data
+expect_out "$TMP/data.out" "a w2s data file" "config: latent task, seed 3, 2 classes" \
 	"weak +2600 x 4 +float32 +z\[:4\] \+ 1 \* u\[:4\]" "target \(/target\): 2600 rows, int32, 2 classes" \
 	"weak_train +600 rows +\(rows 0\.\.599\)" "test +1000 rows +\(rows 1600\.\.2599\)"
-"$W2S" inspect "$TMP/run/run.h5" >"$TMP/run.txt" || fail "inspect run.h5"
-expect_out "$TMP/run.txt" "a w2s run file" "on 1 rank in [0-9.]+ s" \
+ok run
+expect_out "$TMP/run.out" "a w2s run file" "on 1 rank in [0-9.]+ s" \
 	"weak-to-strong: weak teaches strong, mlp with loss xent" \
 	"ceiling\.mlp +view x +widths 16-32-2 +relu +610 parameters" \
 	"weak\.weak +test \(1000 rows\), transfer \(800 rows\)" \
 	"^/results \(6 rows\)" "^/pgr \(2 rows\)" "^  strong +weak +0\.[0-9]{4}"
-"$W2S" inspect "$TMP/run/metrics.h5" >"$TMP/metrics.txt" || fail "inspect metrics.h5"
-expect_out "$TMP/metrics.txt" "a w2s metrics file" "last point of each" \
+ok metrics
+expect_out "$TMP/metrics.out" "a w2s metrics file" "last point of each" \
 	"^  student\.mlp +[0-9]+ +25 +1\.00 "
 
 # --json holds what h5py reads from the files.
 for f in data run metrics; do
-	"$W2S" inspect "$TMP/run/$f.h5" --json >"$TMP/$f.json" || fail "inspect $f.h5 --json"
+	ok "$f-json"
 done
 "$PYTHON3" - "$TMP/run" <<'PY' || fail "inspect --json disagrees with h5py"
 import json, math, sys
 import h5py, numpy as np
 d = sys.argv[1]
 def load(name):
-    return json.load(open(f"{d}/../{name}.json"))
+    return json.load(open(f"{d}/../{name}-json.out"))
 def same(a, b):
     return (a is None and isinstance(b, float) and math.isnan(b)) or a == b
 for name in ("data", "run", "metrics"):
@@ -88,48 +132,35 @@ print("inspect --json agrees with h5py on data, run and metrics")
 PY
 
 # Under mpirun, rank 0 alone reads and prints.
-mpi 2 "$W2S" inspect "$TMP/run/run.h5" >"$TMP/two.txt" || fail "inspect on 2 ranks"
 [ "$(grep -c "a w2s run file" "$TMP/two.txt")" -eq 1 ] || fail "inspect on 2 ranks printed $(grep -c "a w2s run file" "$TMP/two.txt") headers"
 
 # A file w2s did not write is listed object by object.
-"$PYTHON3" -c "
-import h5py, numpy as np, sys
-with h5py.File(sys.argv[1], 'w') as f:
-    f['group/values'] = np.arange(5.0)
-    f.attrs['origin'] = 'elsewhere'
-" "$TMP/other.h5"
-"$W2S" inspect "$TMP/other.h5" >"$TMP/other.txt" || fail "inspect a foreign HDF5 file"
-expect_out "$TMP/other.txt" "without a w2s 'kind' attribute" "origin +elsewhere" \
+ok other
+expect_out "$TMP/other.out" "without a w2s 'kind' attribute" "origin +elsewhere" \
 	"/group/values +dataset float64 \(5\)"
 
-# expect CODE SUBSTRING ARGS...: w2s ARGS exits CODE, prints one w2s line on
-# stderr that contains SUBSTRING, and nothing on stdout.
+# expect NAME CODE SUBSTRING: command NAME exited CODE, printed one w2s
+# line on stderr that contains SUBSTRING, and nothing on stdout.
 expect() {
-	want=$1 needle=$2
-	shift 2
-	set +e
-	"$W2S" "$@" >"$TMP/out" 2>"$TMP/err"
-	code=$?
-	set -e
-	[ "$code" -eq "$want" ] || fail "w2s $*: exit $code, expected $want; stderr: $(cat "$TMP/err")"
-	[ "$(grep -c "^w2s" "$TMP/err")" -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] ||
-		fail "w2s $*: expected one line on stderr, got: $(cat "$TMP/err")"
-	grep -qF -- "$needle" "$TMP/err" || fail "w2s $*: '$needle' not in: $(cat "$TMP/err")"
-	[ ! -s "$TMP/out" ] || fail "w2s $*: printed on stdout: $(cat "$TMP/out")"
+	name=$1 want=$2 needle=$3
+	code=$(cat "$TMP/$name.code")
+	[ "$code" -eq "$want" ] || fail "$name: exit $code, expected $want; stderr: $(cat "$TMP/$name.err")"
+	[ "$(grep -c "^w2s" "$TMP/$name.err")" -eq 1 ] && [ "$(wc -l <"$TMP/$name.err")" -eq 1 ] ||
+		fail "$name: expected one line on stderr, got: $(cat "$TMP/$name.err")"
+	grep -qF -- "$needle" "$TMP/$name.err" || fail "$name: '$needle' not in: $(cat "$TMP/$name.err")"
+	[ ! -s "$TMP/$name.out" ] || fail "$name: printed on stdout: $(cat "$TMP/$name.out")"
 }
-: >"$TMP/empty.h5"
-echo "not HDF5" >"$TMP/text.h5"
-head -c 4096 "$TMP/run/run.h5" >"$TMP/truncated.h5"
-expect 4 "No such file or directory" inspect "$TMP/nowhere.h5"
-expect 4 "is a folder" inspect "$TMP/run"
-expect 4 "is empty" inspect "$TMP/empty.h5"
-expect 4 "is not an HDF5 file" inspect "$TMP/text.h5"
-expect 4 "is truncated: 4096 bytes of the" inspect "$TMP/truncated.h5" --json
-expect 2 "needs a file" inspect
-expect 2 "takes one file" inspect "$TMP/run/run.h5" "$TMP/run/data.h5"
-expect 2 "unknown option '--yaml'" inspect "$TMP/run/run.h5" --yaml
+expect missing 4 "No such file or directory"
+expect folder 4 "is a folder"
+expect empty 4 "is empty"
+expect text 4 "is not an HDF5 file"
+expect truncated 4 "is truncated: 4096 bytes of the"
+expect nofile 2 "needs a file"
+expect twofiles 2 "takes one file"
+expect badopt 2 "unknown option '--yaml'"
 
-"$W2S" inspect --help >"$TMP/help.txt" || fail "inspect --help"
-expect_out "$TMP/help.txt" "usage: w2s inspect FILE.h5 \[--json\]" "--json" "exit codes: 0 done"
-"$W2S" --help | grep -q "inspect FILE.h5" || fail "w2s --help does not list inspect"
+ok help
+expect_out "$TMP/help.out" "usage: w2s inspect FILE.h5 \[--json\]" "--json" "exit codes: 0 done"
+ok mainhelp
+expect_out "$TMP/mainhelp.out" "inspect FILE.h5"
 echo "inspect: ok"

@@ -12,15 +12,22 @@ LC_ALL=C groff -man -Tascii -ww "$page" >"$TMP/page.txt" 2>"$TMP/groff.err" || f
 # groff -Tascii overstrikes bold and underlined text; keep the letters.
 sed 's/.\x08//g' "$TMP/page.txt" >"$TMP/plain.txt"
 
-commands=$("$W2S" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' | grep -v '^w2s$')
+"$W2S" --help >"$TMP/help.txt" || fail "w2s --help"
+commands=$(sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' "$TMP/help.txt" | grep -v '^w2s$')
 [ -n "$commands" ] || fail "no commands found in w2s --help"
+# Side by side: each start of w2s mostly waits on MPI start-up.
 for c in $commands; do
+	"$W2S" "$c" --help >"$TMP/help-$c.txt" &
+done
+wait
+for c in $commands; do
+	grep -q "usage: w2s $c" "$TMP/help-$c.txt" || fail "w2s $c --help printed no usage line"
 	grep -q "w2s $c" "$TMP/plain.txt" || fail "the man page does not show 'w2s $c'"
-	"$W2S" "$c" --help | grep -o -- '--[a-z][a-z-]*' | sort -u | while read -r opt; do
+	for opt in $(grep -o -- '--[a-z][a-z-]*' "$TMP/help-$c.txt" | sort -u); do
 		grep -q -- "$opt" "$TMP/plain.txt" || fail "option $opt of w2s $c is not in the man page"
 	done
 done
-"$W2S" --help | sed -n '/^exit codes:/,$p' | grep -o '[0-9] [a-z]' | cut -c1 | while read -r code; do
+for code in $(sed -n '/^exit codes:/,$p' "$TMP/help.txt" | grep -o '[0-9] [a-z]' | cut -c1); do
 	sed -n "/^EXIT STATUS/,/^ENVIRONMENT/p" "$TMP/plain.txt" | grep -qE "^ +$code( |\$)" ||
 		fail "exit code $code is not under EXIT STATUS"
 done
