@@ -27,6 +27,7 @@ import csv
 import math
 import os
 import sys
+import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import w2sio  # noqa: E402
@@ -251,10 +252,13 @@ def figure_curves(run):
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=3 if ncol > 1 else 1,
                fontsize=8, frameon=False)
-    note = ("loss: mean over the batches since the previous point; students against the weak model's "
-            "soft labels (it cannot fall below their entropy), the others against ground truth.\n"
-            "accuracy: fraction of those training rows predicted as the target the model trains on; "
-            "for students, agreement with the weak model's labels.")
+    notes = ("loss: mean over the batches since the previous point; students against the weak model's "
+             "soft labels (it cannot fall below their entropy), the others against ground truth.",
+             "accuracy: fraction of those training rows predicted as the target the model trains on; "
+             "for students, agreement with the weak model's labels.")
+    # About 17 characters of 7.5 pt text to the inch: wrap to the figure.
+    width = int(fig.get_figwidth() * 17)
+    note = "\n".join(textwrap.fill(n, width) for n in notes)
     fig.text(0.5, -0.01, note, ha="center", va="top", fontsize=7.5, color="#444444")
     return fig
 

@@ -143,9 +143,15 @@ def test_figures_are_written_as_png_or_pdf(md_report, csv_pdf_report):
         assert not os.path.exists(os.path.join(out, f"{name}.png"))
 
 
+@pytest.mark.parametrize("strong", ["both", "one"])
 @pytest.mark.parametrize("name", [n for n, _ in report.FIGURES if n != "cascade"])
-def test_figures_have_no_text_over_text(run_dir, name):
-    fig = dict(report.FIGURES)[name](w2sio.load_run(run_dir))
+def test_figures_have_no_text_over_text(run_dir, name, strong):
+    run = w2sio.load_run(run_dir)
+    if strong == "one":
+        # A run with one strong model: one column of curves, one group of bars.
+        run.config["w2s"]["strong"] = ["strong"]
+        run.pgr = run.pgr[:1]
+    fig = dict(report.FIGURES)[name](run)
     try:
         assert report.text_overlaps(fig) == []
         texts = [t.get_text() for t, _ in report._texts(fig)]
