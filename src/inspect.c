@@ -14,6 +14,8 @@
  *            labels {instance: {split: rows}}
  *   metrics: traces {instance: {points, step, epoch, loss, acc, lr,
  *            seconds}} (the last point)
+ *   checkpoint: nothing more (its state is in attributes, its trace in
+ *            tables)
  *
  * NaN and infinities become null (JSON has no such numbers).
  */
@@ -40,12 +42,13 @@
 static const char help[] =
 	"usage: w2s inspect FILE.h5 [--json]\n"
 	"\n"
-	"Says what a file written by w2s holds: its kind (data, run or metrics), where it\n"
-	"came from (w2s version, git revision, ranks, libraries), the config in brief, and\n"
-	"by kind:\n"
+	"Says what a file written by w2s holds: its kind (data, run, metrics or\n"
+	"checkpoint), where it came from (w2s version, git revision, ranks, libraries), the\n"
+	"config in brief, and by kind:\n"
 	"  data.h5     views (columns, how each was made), target (class counts), splits\n"
 	"  run.h5      models (widths, parameters), labels, the results and PGR tables\n"
 	"  metrics.h5  the last point of every training trace\n"
+	"  ckpt/*.h5   the model, step and state of a checkpoint, and its trace\n"
 	"Any other HDF5 file is listed object by object, with every table it holds.\n"
 	"\n"
 	"options:\n"
@@ -744,6 +747,21 @@ static void print_metrics(FILE *out, const json_t *doc)
 		     "student's acc is its\n   agreement with the weak model's labels)\n");
 }
 
+static void print_checkpoint(FILE *out, const json_t *doc)
+{
+	const json_t *a = json_object_get(doc, "attributes");
+	fprintf(out, "\ncheckpoint of %s after step %lld (%lld epochs and %lld batches)%s\n",
+		str(a, "model"), integer(a, "step"), integer(a, "epoch"), integer(a, "batch"),
+		integer(a, "final") ? ": training had finished" : ": training goes on from here");
+	fprintf(out, "  %lld parameters in /params, Adam moments in /adam_m and /adam_v; %lld "
+		     "trace rows in /trace\n",
+		integer(a, "nparams"), integer(a, "ntrace"));
+	fprintf(out, "  batch order from seed %lld, stream %lld; written by %lld rank%s after "
+		     "%.1f s of training\n",
+		integer(a, "rng_seed"), integer(a, "rng_stream"), integer(a, "world_size"),
+		integer(a, "world_size") == 1 ? "" : "s", num(a, "seconds"));
+}
+
 static const char *table_words(const char *path)
 {
 	if (!strcmp(path, "results"))
@@ -752,6 +770,8 @@ static const char *table_words(const char *path)
 		return "weak-to-strong on test, PGR = (P_w2s - P_weak) / (P_ceiling - P_weak)";
 	if (!strcmp(path, "cascade/curve"))
 		return "the weak -> strong cascade at each confidence threshold";
+	if (!strcmp(path, "trace"))
+		return "every trace row written so far";
 	return NULL;
 }
 
@@ -761,6 +781,8 @@ static void cell_text(const json_t *v, char *out, size_t size)
 		snprintf(out, size, "%s", json_string_value(v));
 	else if (json_is_integer(v))
 		snprintf(out, size, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v) && fabs(json_real_value(v)) < 1e-3 && json_real_value(v) != 0)
+		snprintf(out, size, "%.2e", json_real_value(v)); /* a learning rate near its end */
 	else if (json_is_real(v))
 		snprintf(out, size, "%.4f", json_real_value(v));
 	else
@@ -862,7 +884,7 @@ static void print_words(FILE *out, const json_t *doc)
 {
 	const char *kind = json_string_value(json_object_get(doc, "kind"));
 	bool known = kind && (!strcmp(kind, "data") || !strcmp(kind, "run") ||
-			      !strcmp(kind, "metrics"));
+			      !strcmp(kind, "metrics") || !strcmp(kind, "checkpoint"));
 	print_header(out, doc);
 	if (!known)
 		print_attributes(out, json_object_get(doc, "attributes"));
@@ -873,6 +895,8 @@ static void print_words(FILE *out, const json_t *doc)
 		print_run(out, doc);
 	else if (kind && !strcmp(kind, "metrics"))
 		print_metrics(out, doc);
+	else if (kind && !strcmp(kind, "checkpoint"))
+		print_checkpoint(out, doc);
 	/* The results first, then the PGR, then any other table. */
 	const json_t *tables = json_object_get(doc, "tables");
 	const char *path;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# w2s inspect on the files of a small run: the words name what each file
-# holds, --json carries the same numbers as the files (checked with h5py),
+# w2s inspect on the files of a small run (checkpoints included): the words
+# name what each file holds, --json carries the same numbers as the files (checked with h5py),
 # one rank prints under mpirun, and files that are missing, empty, not
 # HDF5 or truncated give exit code 4 and one line that says which.
 . "$(dirname "$0")/common.sh"
@@ -33,6 +33,8 @@ for f in data run metrics; do
 	bg "$f-json" inspect "$TMP/run/$f.h5" --json
 done
 bg other inspect "$TMP/other.h5"
+ckpt=$(ls "$TMP/run/ckpt/"weak.weak-*.h5 | tail -n 1)
+bg ckpt inspect "$ckpt"
 bg missing inspect "$TMP/nowhere.h5"
 bg folder inspect "$TMP/run"
 bg empty inspect "$TMP/empty.h5"
@@ -133,6 +135,11 @@ PY
 
 # Under mpirun, rank 0 alone reads and prints.
 [ "$(grep -c "a w2s run file" "$TMP/two.txt")" -eq 1 ] || fail "inspect on 2 ranks printed $(grep -c "a w2s run file" "$TMP/two.txt") headers"
+
+ok ckpt
+expect_out "$TMP/ckpt.out" "a w2s checkpoint" \
+	"checkpoint of weak\.weak after step 19 \(1 epochs and 0 batches\): training had finished" \
+	"^/trace \(1 row\): every trace row"
 
 # A file w2s did not write is listed object by object.
 ok other
