@@ -123,7 +123,8 @@ class Run:
         self.missing = []
         run_path = os.path.join(self.dir, "run.h5")
         if not os.path.exists(run_path):
-            raise FileNotFoundError(f"{self.dir}: no run.h5 (is this the --out folder of a w2s run?)")
+            raise FileNotFoundError(f"{self.dir}: no run.h5: the run has not finished (w2s run "
+                                    "--resume completes it), or this is not its --out folder")
         with open_h5(run_path) as f:
             self.attrs = attrs(f)
             if self.attrs.get("kind") not in (None, "run"):

@@ -27,7 +27,9 @@ for c in $commands; do
 		grep -q -- "$opt" "$TMP/plain.txt" || fail "option $opt of w2s $c is not in the man page"
 	done
 done
-for code in $(sed -n '/^exit codes:/,$p' "$TMP/help.txt" | grep -o '[0-9] [a-z]' | cut -c1); do
+# "exit codes: 0 done, 2 bad ..., 8 stopped by SIGUSR1 ...": a digit after a
+# space or comma, before a word.
+for code in $(sed -n '/^exit codes:/,$p' "$TMP/help.txt" | grep -oE '(^|[ ,])[0-9] [a-z]' | tr -dc '0-9\n'); do
 	sed -n "/^EXIT STATUS/,/^ENVIRONMENT/p" "$TMP/plain.txt" | grep -qE "^ +$code( |\$)" ||
 		fail "exit code $code is not under EXIT STATUS"
 done

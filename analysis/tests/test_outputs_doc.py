@@ -45,6 +45,7 @@ def test_python_blocks_run_in_order(doc_cwd, monkeypatch):
     assert "agrees with ground truth" in printed
     m = re.search(r"largest difference from the stored logits (\S+)", printed)
     assert m and float(m.group(1)) <= 1e-5, printed
+    assert "same parameters as run.h5: True" in printed and "False" not in printed
 
 
 def test_shell_blocks_run(doc_cwd):
