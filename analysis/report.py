@@ -41,15 +41,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 # One colour per role, the same in every figure: the weak teacher grey, the
-# student (what the paper is about) a strong colour, the ceiling a third.
-ROLE_COLOR = {"weak": "#7f7f7f", "student": "#d62728", "ceiling": "#1f77b4"}
+# student (what the paper is about) a strong colour, the ceiling a third;
+# a model distilled from the weak one (kd.models) a fourth, when there is one.
+ROLE_COLOR = {"weak": "#7f7f7f", "student": "#d62728", "ceiling": "#1f77b4", "kd": "#9467bd"}
 ROLE_WORDS = {
     "weak": "weak (ground truth, weak_train)",
-    "student": "student (weak labels, transfer)",
+    "student": "student (its teacher's labels, transfer)",
     "ceiling": "ceiling (ground truth, transfer)",
+    "kd": "kd (ground truth + distillation from weak)",
 }
 RESULT_COLUMNS = ["model", "role", "base", "view", "split", "n", "accuracy", "loss", "train_seconds"]
-PGR_COLUMNS = ["strong", "weak", "p_weak", "p_w2s", "p_ceiling", "pgr"]
+PGR_COLUMNS = ["strong", "weak", "teacher", "p_weak", "p_w2s", "p_ceiling", "pgr"]
 
 
 def classes(run):
@@ -74,6 +76,20 @@ def model_order(run):
     names = [run.weak_model()] + run.strong_models()
     names += sorted(m for m in run.config.get("models", {}) if m not in names)
     return [m for m in names if m in run.config.get("models", {})]
+
+
+def strong_models(run):
+    """The models that have a student and a ceiling: the rows of /pgr (a
+    chain's intermediate students included), else the config's list."""
+    return [p["strong"] for p in run.pgr] or run.strong_models()
+
+
+def teacher_of(run, strong):
+    """The model whose labels the student of `strong` learned from."""
+    for p in run.pgr:
+        if p["strong"] == strong:
+            return p.get("teacher", p.get("weak"))
+    return run.weak_model()
 
 
 def subtitle(run):
@@ -157,29 +173,39 @@ def figure_results(run):
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(max(9.0, 2.4 * len(names) + 5.5), 4.6),
                                  gridspec_kw={"width_ratios": [max(2, len(names)) * 1.1, max(1.4, len(names) * 0.8)]})
     x = np.arange(len(names))
-    width = 0.26
-    series = [("weak", "p_weak"), ("student", "p_w2s"), ("ceiling", "p_ceiling")]
+    series = [("weak", [p["p_weak"] for p in run.pgr]), ("student", [p["p_w2s"] for p in run.pgr]),
+              ("ceiling", [p["p_ceiling"] for p in run.pgr])]
+    # A model also trained with distillation from the weak one (kd.models)
+    # gets a fourth bar beside its student and ceiling.
+    kd = [(run.result(f"kd.{n}") or {}).get("accuracy", math.nan) for n in names]
+    if not all(math.isnan(v) for v in kd):
+        series.append(("kd", kd))
+    width = 0.78 / len(series)
     values = []
-    for k, (role, key) in enumerate(series):
-        v = np.array([p[key] for p in run.pgr], dtype=float)
+    for k, (role, v) in enumerate(series):
+        v = np.array(v, dtype=float)
         values.append(v)
-        bars = ax.bar(x + (k - 1) * width, v, width, color=ROLE_COLOR[role], label=ROLE_WORDS[role])
-        if len(names) <= 6:
-            ax.bar_label(bars, labels=[fmt(a, 3) for a in v], fontsize=7.5, padding=2)
+        bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, v, width, color=ROLE_COLOR[role],
+                      label=ROLE_WORDS[role])
+        if len(names) * len(series) <= 18:
+            ax.bar_label(bars, labels=["" if math.isnan(a) else fmt(a, 3) for a in v],
+                         fontsize=7.5 if len(series) < 4 else 6.5, padding=2)
     chance = 1.0 / classes(run)
     low = min(chance, float(np.nanmin(np.concatenate(values))))
+    ticks = []
+    for n in names:
+        teacher = teacher_of(run, n)
+        ticks.append(f"{n}\n({run.model_words(n)})"
+                     + (f"\nteacher: {teacher}" if teacher != run.weak_model() else ""))
     ax.set_ylim(max(0.0, math.floor((low - 0.05) * 10) / 10), 1.08)
     ax.axhline(chance, color="black", lw=0.8, ls=":", label=f"chance (1/{classes(run)})")
-    ax.set_xticks(x, [f"{n}\n({run.model_words(n)})" for n in names], fontsize=8.5)
+    ax.set_xticks(x, ticks, fontsize=8.5)
     ax.set_ylabel("test accuracy (fraction correct)")
     ax.set_xlabel("strong model")
     ax.set_title("accuracy on test", fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
-    # Two rows read left to right: weak, student / ceiling, chance.
-    order = [labels.index(ROLE_WORDS[r]) for r in ("weak", "ceiling", "student")]
+    order = [labels.index(ROLE_WORDS[r]) for r, _ in series]
     order += [i for i in range(len(labels)) if i not in order]
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8,
-              loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2, frameon=False)
     ax.grid(axis="y", alpha=0.3)
 
     pgr = np.array([p["pgr"] for p in run.pgr], dtype=float)
@@ -198,7 +224,10 @@ def figure_results(run):
     bx.set_title("performance gap recovered\n(P_w2s - P_weak) / (P_ceiling - P_weak)", fontsize=10)
     bx.grid(axis="y", alpha=0.3)
     _title(fig, run, "Weak-to-strong results")
-    fig.tight_layout()
+    # The legend goes under both panels, clear of tick labels of any height.
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8,
+               loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
     return fig
 
 
@@ -217,13 +246,13 @@ def figure_curves(run):
     if not run.traces:
         return None
     weak = f"weak.{run.weak_model()}"
-    strong = run.strong_models() or [None]
+    strong = strong_models(run) or [None]
     ncol = len(strong)
     fig, axes = plt.subplots(2, ncol, figsize=(4.6 * ncol + 1.0, 6.8), squeeze=False, sharex="col")
     for j, s in enumerate(strong):
         lines = [(weak, "weak")]
         if s is not None:
-            lines += [(f"student.{s}", "student"), (f"ceiling.{s}", "ceiling")]
+            lines += [(f"student.{s}", "student"), (f"ceiling.{s}", "ceiling"), (f"kd.{s}", "kd")]
         for row, (col, label) in enumerate((("loss", "training loss (cross-entropy, nats)"),
                                            ("acc", "training accuracy (fraction)"))):
             ax = axes[row][j]
@@ -238,29 +267,42 @@ def figure_curves(run):
             if col == "loss":
                 if _use_log(drawn):
                     ax.set_yscale("log")
-                ax.set_title(f"{s}: {run.model_words(s)}" if s else "weak model", fontsize=10)
+                teacher = teacher_of(run, s) if s else None
+                ax.set_title((f"{s}: {run.model_words(s)}" if s else "weak model")
+                             + (f"\nstudent of {teacher}" if s and teacher != run.weak_model() else ""),
+                             fontsize=10)
             else:
                 ax.set_xlabel("step (optimizer updates)")
             if j == 0:
                 ax.set_ylabel(label, fontsize=9)
             ax.grid(alpha=0.3)
-    names = {"weak": weak, "student": "student.<strong>", "ceiling": "ceiling.<strong>"}
+    names = {"weak": weak, "student": "student.<strong>", "ceiling": "ceiling.<strong>", "kd": "kd.<strong>"}
+    roles = [r for r in ROLE_COLOR if r != "kd" or any(f"kd.{s}" in run.traces for s in strong)]
     handles = [matplotlib.lines.Line2D([], [], color=ROLE_COLOR[r], lw=1.6, marker="o", ms=3)
-               for r in ROLE_COLOR]
-    labels = [f"{names[r]}: {ROLE_WORDS[r]}" for r in ROLE_COLOR]
+               for r in roles]
+    labels = [f"{names[r]}: {ROLE_WORDS[r]}" for r in roles]
     _title(fig, run, "Training curves")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=3 if ncol > 1 else 1,
-               fontsize=8, frameon=False)
-    notes = ("loss: mean over the batches since the previous point; students against the weak model's "
-             "soft labels (it cannot fall below their entropy), the others against ground truth.",
+    # Room under the panels for the legend: about 12 points per row of it.
+    legend_cols = min(len(roles), 2 * ncol - 1) if ncol > 1 else 1
+    legend_rows = math.ceil(len(roles) / legend_cols)
+    fig.tight_layout(rect=(0, (14 + 12 * legend_rows) / 72 / fig.get_figheight(), 1, 1))
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0),
+               ncol=legend_cols, fontsize=8, frameon=False)
+    notes = ("loss: mean over the batches since the previous point; students against their teacher's "
+             "outputs (it cannot fall below their entropy), the others against ground truth.",
              "accuracy: fraction of those training rows predicted as the target the model trains on; "
-             "for students, agreement with the weak model's labels.")
+             "for students, agreement with their teacher's labels.")
     # About 17 characters of 7.5 pt text to the inch: wrap to the figure.
     width = int(fig.get_figwidth() * 17)
     note = "\n".join(textwrap.fill(n, width) for n in notes)
     fig.text(0.5, -0.01, note, ha="center", va="top", fontsize=7.5, color="#444444")
     return fig
+
+
+# Names the cascade's columns may have: the issue's (deferral, cost) and
+# those of struct w2s_cascade_point (defer_rate, flops, seconds).
+CASCADE_DEFERRAL = ("deferral", "defer_rate")
+CASCADE_COST = (("cost", None), ("flops", "FLOPs"), ("seconds", "seconds"))
 
 
 def figure_cascade(run):
@@ -270,28 +312,36 @@ def figure_cascade(run):
     if not rows:
         return None
     cols = w2sio.columns(rows)
-    need = {"threshold", "deferral", "accuracy", "cost"}
-    if not need <= set(cols):
-        raise ValueError(f"/cascade/curve lacks columns {sorted(need - set(cols))}")
+    deferral = next((c for c in CASCADE_DEFERRAL if c in cols), None)
+    cost, unit = next(((c, u) for c, u in CASCADE_COST if c in cols), (None, None))
+    missing = [name for name, have in (("threshold", "threshold" in cols), ("accuracy", "accuracy" in cols),
+                                       ("deferral or defer_rate", deferral), ("cost, flops or seconds", cost))
+               if not have]
+    if missing:
+        raise ValueError(f"/cascade/curve lacks the columns {', '.join(missing)}")
+    unit = run.table_attrs.get("cascade/curve", {}).get("cost_unit", unit or "units of /cascade/curve")
     # A string column (e.g. the strong model) splits the curve into lines.
     key = next((k for k, v in cols.items() if v.dtype.kind in "US"), None)
     present = set(cols[key]) if key else set()
-    groups = ([g for g in run.strong_models() if g in present] + sorted(present - set(run.strong_models()))
+    groups = ([g for g in strong_models(run) if g in present] + sorted(present - set(strong_models(run)))
               if key else [None])
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.0, 4.4))
     for g in groups:
         sel = cols[key] == g if key else np.ones(len(rows), bool)
-        order = np.argsort(cols["cost"][sel])
         label = g if key else "weak \u2192 strong"
-        ax.plot(cols["cost"][sel][order], cols["accuracy"][sel][order], marker="o", ms=3, label=label)
-        order = np.argsort(cols["threshold"][sel])
-        bx.plot(cols["threshold"][sel][order], cols["deferral"][sel][order], marker="o", ms=3, label=label)
-    unit = run.table_attrs.get("cascade/curve", {}).get("cost_unit", "units of /cascade/curve")
-    ax.set_xlabel(f"cost per test sample ({unit})")
-    ax.set_ylabel("test accuracy (fraction correct)")
+        order = np.argsort(cols[cost][sel], kind="stable")
+        ax.plot(cols[cost][sel][order], cols["accuracy"][sel][order], marker="o", ms=3, label=label)
+        # A threshold above 1 defers every query: it belongs on the cost
+        # axis, not on the threshold axis of [0, 1].
+        inside = sel & (cols["threshold"] <= 1)
+        order = np.argsort(cols["threshold"][inside], kind="stable")
+        bx.plot(cols["threshold"][inside][order], cols[deferral][inside][order], marker="o", ms=3,
+                label=label)
+    ax.set_xlabel(f"cost per test query ({unit})")
+    ax.set_ylabel("test accuracy of the cascade (fraction correct)")
     ax.set_title("accuracy against cost", fontsize=10)
-    bx.set_xlabel("confidence threshold of the weak model")
-    bx.set_ylabel("fraction deferred to the strong model")
+    bx.set_xlabel("confidence threshold of the weak model (defer below it)")
+    bx.set_ylabel("fraction of queries deferred to the strong model")
     bx.set_title("deferral against threshold", fontsize=10)
     for a in (ax, bx):
         a.grid(alpha=0.3)
@@ -305,6 +355,13 @@ FIGURES = [("results", figure_results), ("curves", figure_curves), ("cascade", f
 
 
 # ---- tables
+
+def present(rows, preferred):
+    """Columns to show: the preferred ones the table has, in that order,
+    then any others it has (a newer w2s may add columns)."""
+    have = list(rows[0]) if rows else list(preferred)
+    return [c for c in preferred if c in have] + [c for c in have if c not in preferred]
+
 
 def markdown_table(rows, cols, digits=4):
     head = "| " + " | ".join(cols) + " |"
@@ -347,12 +404,12 @@ def markdown(run, figures):
               "Accuracy is the fraction of rows of the split predicted correctly; loss the mean "
               "cross-entropy (nats) against ground truth; train s the training wall time.", ""]
     if run.results:
-        lines.append(markdown_table(run.results, RESULT_COLUMNS))
+        lines.append(markdown_table(run.results, present(run.results, RESULT_COLUMNS)))
     else:
         lines.append("(no /results table in run.h5)")
     lines += ["", "## Performance gap recovered (test)", ""]
     if run.pgr:
-        lines.append(markdown_table(run.pgr, PGR_COLUMNS))
+        lines.append(markdown_table(run.pgr, present(run.pgr, PGR_COLUMNS)))
         lines += ["", "PGR = (P_w2s - P_weak) / (P_ceiling - P_weak): 1 when the student reaches "
                   "its ceiling, 0 when it only matches its weak teacher."]
     else:
@@ -393,7 +450,11 @@ def main(argv=None):
     ext = "pdf" if args.pdf else "png"
     written, figures = [], []
     for name, make in FIGURES:
-        fig = make(run)
+        try:
+            fig = make(run)
+        except ValueError as e:  # a table in a layout this version does not know
+            print(f"report.py: warning: {name} not drawn: {e}", file=sys.stderr)
+            continue
         if fig is None:
             continue
         file = f"{name}.{ext}"
@@ -403,8 +464,8 @@ def main(argv=None):
         figures.append((name, file))
         written.append(file)
     if args.csv:
-        write_csv(os.path.join(out, "results.csv"), run.results, RESULT_COLUMNS)
-        write_csv(os.path.join(out, "pgr.csv"), run.pgr, PGR_COLUMNS)
+        write_csv(os.path.join(out, "results.csv"), run.results, present(run.results, RESULT_COLUMNS))
+        write_csv(os.path.join(out, "pgr.csv"), run.pgr, present(run.pgr, PGR_COLUMNS))
         written += ["results.csv", "pgr.csv"]
         for path, rows in run.tables.items():
             file = path.replace("/", "_") + ".csv"

@@ -122,6 +122,10 @@ class Run:
         self.dir = find_dir(path)
         self.missing = []
         run_path = os.path.join(self.dir, "run.h5")
+        if not os.path.exists(run_path) and os.path.exists(os.path.join(self.dir, "summary.h5")):
+            seeds = sorted(d for d in os.listdir(self.dir) if d.startswith("seed-"))
+            raise FileNotFoundError(f"{self.dir} holds a run over seeds (summary.h5): name one seed's "
+                                    f"folder, e.g. {os.path.join(self.dir, seeds[0] if seeds else 'seed-S')}")
         if not os.path.exists(run_path):
             raise FileNotFoundError(f"{self.dir}: no run.h5: the run has not finished (w2s run "
                                     "--resume completes it), or this is not its --out folder")
@@ -177,10 +181,15 @@ class Run:
         arch = "linear" if not hidden else "MLP " + "x".join(str(h) for h in hidden) + " " + spec.get("activation", "")
         return f"{arch.strip()} on view {spec.get('view', '?')}"
 
+    def chain(self):
+        """Intermediate students between the weak and the strong models."""
+        return list(self.config.get("w2s", {}).get("chain", []))
+
     def title(self):
-        """One line naming the experiment: task, seed, weak -> strong models."""
-        return (f"{self.task()} task, seed {self.config.get('seed', '?')}: "
-                f"{self.weak_model()} -> {', '.join(self.strong_models()) or '?'}")
+        """One line naming the experiment: task, seed, weak -> [chain ->]
+        strong models."""
+        steps = [self.weak_model()] + self.chain() + [", ".join(self.strong_models()) or "?"]
+        return f"{self.task()} task, seed {self.config.get('seed', '?')}: " + " -> ".join(steps)
 
     def provenance(self):
         a = self.attrs

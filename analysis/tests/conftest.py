@@ -2,8 +2,9 @@
 (the one the build made, or $W2S), read by every test.
 
 The run takes about half a second: a thousand rows per split, two strong
-models (a linear probe and a one-layer MLP), four epochs, a trace point
-every ten steps so the curves have a dozen points to compare.
+models (a linear probe and a one-layer MLP), the probe also distilled from
+the weak model (kd), four epochs, a trace point every ten steps so the
+curves have a dozen points to compare.
 """
 import os
 import shutil
@@ -34,6 +35,7 @@ models:
   mlp: {view: x, hidden: [16]}
 train: {epochs: 4, batch: 32}
 w2s: {weak: weak, strong: [strong, mlp]}
+kd: {models: [strong]}
 log: {every: 10}
 """
 

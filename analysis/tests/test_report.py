@@ -7,6 +7,7 @@ import math
 import os
 
 import h5py
+import matplotlib.colors
 import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
@@ -151,6 +152,9 @@ def test_figures_have_no_text_over_text(run_dir, name, strong):
         # A run with one strong model: one column of curves, one group of bars.
         run.config["w2s"]["strong"] = ["strong"]
         run.pgr = run.pgr[:1]
+    else:
+        # As if mlp learned from strong (a chain): a third line under its name.
+        run.pgr[1]["teacher"] = "strong"
     fig = dict(report.FIGURES)[name](run)
     try:
         assert report.text_overlaps(fig) == []
@@ -164,6 +168,18 @@ def test_figures_have_no_text_over_text(run_dir, name, strong):
             row = [a for a in fig.axes if a.get_subplotspec().rowspan == ss.rowspan]
             assert any(a.get_xlabel() for a in col), f"{ax.get_title()}: no x label in its column"
             assert any(a.get_ylabel() for a in row), f"{ax.get_title()}: no y label in its row"
+    finally:
+        plt.close(fig)
+
+
+def test_kd_models_get_their_own_bars(run_dir):
+    run = w2sio.load_run(run_dir)
+    fig = report.figure_results(run)
+    try:
+        kd = [p for p in fig.axes[0].patches if p.get_facecolor()[:3] == matplotlib.colors.to_rgb(report.ROLE_COLOR["kd"])]
+        # One bar per strong model; only `strong` has a kd twin, the other is NaN.
+        assert len(kd) == 2
+        assert kd[0].get_height() == run.result("kd.strong")["accuracy"]
     finally:
         plt.close(fig)
 
@@ -189,14 +205,14 @@ def test_curves_show_every_trace_of_metrics_h5(run_dir):
             for j, s in enumerate(run.strong_models()):
                 for row, col in enumerate(("loss", "acc")):
                     lines = axes[row][j].get_lines()
-                    names = ["weak.weak", f"student.{s}", f"ceiling.{s}"]
-                    assert len(lines) == 3
+                    names = ["weak.weak", f"student.{s}", f"ceiling.{s}"] + (["kd.strong"] if s == "strong" else [])
+                    assert len(lines) == len(names)
                     for line, name in zip(lines, names):
                         g = f[f"trace/{name}"]
                         np.testing.assert_array_equal(line.get_xdata(), g["step"][()])
                         np.testing.assert_array_equal(line.get_ydata(), g[col][()])
-            assert set(f["trace"]) == {"weak.weak"} | {f"{r}.{s}" for s in run.strong_models()
-                                                       for r in ("student", "ceiling")}
+            assert set(f["trace"]) == {"weak.weak", "kd.strong"} | {f"{r}.{s}" for s in run.strong_models()
+                                                                     for r in ("student", "ceiling")}
     finally:
         plt.close(fig)
 
@@ -207,36 +223,66 @@ def test_absent_cascade_is_said_not_drawn(run_dir, md_report):
     assert report.figure_cascade(w2sio.load_run(run_dir)) is None
 
 
-def test_cascade_curve_is_drawn_when_run_h5_holds_one(run_copy, tmp_path):
-    # The cascade stage is not written yet: the test adds the table it will
-    # write, with the columns report.py reads.
-    dt = np.dtype([("strong", "S16"), ("threshold", "f8"), ("deferral", "f8"),
-                   ("accuracy", "f8"), ("cost", "f8")])
-    thr = np.linspace(0.5, 1.0, 6)
-    rows = np.array([(s, t, t - 0.5, 0.7 + 0.2 * (t - 0.5), 1 + 4 * (t - 0.5))
-                     for s in (b"strong", b"mlp") for t in thr], dtype=dt)
-    with h5py.File(os.path.join(run_copy, "run.h5"), "a") as f:
+def add_cascade(run_dir, layout):
+    """Adds /cascade/curve to run.h5, in the columns the issue names or in
+    those of struct w2s_cascade_point; returns the rows."""
+    thr = np.array([0.0, 0.6, 0.7, 0.8, 0.9, 1.0, 2.0])
+    if layout == "issue":
+        dt = [("strong", "S16"), ("threshold", "f8"), ("deferral", "f8"), ("accuracy", "f8"), ("cost", "f8")]
+        rows = [(s, t, min(t, 1.0), 0.7 + 0.2 * min(t, 1.0), 1 + 4 * min(t, 1.0))
+                for s in (b"strong", b"mlp") for t in thr]
+    else:
+        dt = [("threshold", "f8"), ("deferred", "i8"), ("correct", "i8"), ("defer_rate", "f8"),
+              ("accuracy", "f8"), ("flops", "f8"), ("seconds", "f8"), ("flops_saving", "f8"),
+              ("seconds_saving", "f8")]
+        rows = [(t, int(1000 * min(t, 1.0)), int(700 + 200 * min(t, 1.0)), min(t, 1.0),
+                 0.7 + 0.2 * min(t, 1.0), 10 + 500 * min(t, 1.0), 1e-6 * (1 + min(t, 1.0)),
+                 1 - (10 + 500 * min(t, 1.0)) / 500, 0.0) for t in thr]
+    rows = np.array(rows, dtype=dt)
+    with h5py.File(os.path.join(run_dir, "run.h5"), "a") as f:
         f["cascade/curve"] = rows
-        f["cascade/curve"].attrs["cost_unit"] = "strong-model evaluations"
+        if layout == "issue":
+            f["cascade/curve"].attrs["cost_unit"] = "strong-model evaluations"
+    return rows
+
+
+# The cascade stage does not write its table yet: these tests add one in
+# each of the layouts it may take, with the columns report.py reads.
+@pytest.mark.parametrize("layout", ["issue", "struct"])
+def test_cascade_curve_is_drawn_when_run_h5_holds_one(run_copy, tmp_path, layout):
+    rows = add_cascade(run_copy, layout)
     run = w2sio.load_run(run_copy)
     fig = report.figure_cascade(run)
+    cost = "cost" if layout == "issue" else "flops"
+    deferral = "deferral" if layout == "issue" else "defer_rate"
+    first = rows[: 7]  # the first line: the first strong model, or the only curve
     try:
         assert report.text_overlaps(fig) == []
-        ax = fig.axes[0]
-        assert "strong-model evaluations" in ax.get_xlabel()
-        line = ax.get_lines()[0]
-        np.testing.assert_allclose(line.get_xdata(), rows["cost"][:6])
-        np.testing.assert_allclose(line.get_ydata(), rows["accuracy"][:6])
+        ax, bx = fig.axes[:2]
+        assert ("strong-model evaluations" if layout == "issue" else "FLOPs") in ax.get_xlabel()
+        np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), np.sort(first[cost]))
+        np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), first["accuracy"][np.argsort(first[cost], kind="stable")])
+        # The threshold axis shows [0, 1]; 2.0 (defer everything) is left to the cost axis.
+        np.testing.assert_allclose(bx.get_lines()[0].get_xdata(), first["threshold"][:-1])
+        np.testing.assert_allclose(bx.get_lines()[0].get_ydata(), first[deferral][:-1])
     finally:
         plt.close(fig)
     got = md_tables(report.markdown(run, []))["cascade/curve"]
     assert [float(r["accuracy"]) for r in got] == pytest.approx(rows["accuracy"].tolist(), abs=5e-5)
     assert "Not in this run" not in report.markdown(run, [])
-    # Low resolution: only the files' presence is checked here.
-    out = make_report(run_copy, tmp_path / "csv", "--csv", "--dpi", "40")
-    assert os.path.exists(os.path.join(out, "cascade.png"))
-    with open(os.path.join(out, "cascade_curve.csv")) as f:
-        assert [float(r["cost"]) for r in csv.DictReader(f)] == rows["cost"].tolist()
+    if layout == "issue":
+        # Low resolution: only the files' presence is checked here.
+        out = make_report(run_copy, tmp_path / "csv", "--csv", "--dpi", "40")
+        assert os.path.exists(os.path.join(out, "cascade.png"))
+        with open(os.path.join(out, "cascade_curve.csv")) as f:
+            assert [float(r["cost"]) for r in csv.DictReader(f)] == rows["cost"].tolist()
+
+
+def test_a_cascade_without_its_columns_is_refused_by_name(run_copy):
+    with h5py.File(os.path.join(run_copy, "run.h5"), "a") as f:
+        f["cascade/curve"] = np.array([(0.5, 0.9)], dtype=[("threshold", "f8"), ("accuracy", "f8")])
+    with pytest.raises(ValueError, match="lacks the columns deferral or defer_rate, cost, flops or seconds"):
+        report.figure_cascade(w2sio.load_run(run_copy))
 
 
 def test_without_metrics_h5_the_tables_still_come(run_copy, tmp_path):

@@ -27,7 +27,8 @@ def test_run_tables_are_the_files_tables_with_str_fields(run_dir):
 
 def test_traces_models_and_splits(run_dir):
     run = w2sio.load_run(run_dir)
-    assert set(run.traces) == {"weak.weak", "student.strong", "ceiling.strong", "student.mlp", "ceiling.mlp"}
+    assert set(run.traces) == {"weak.weak", "student.strong", "ceiling.strong", "student.mlp", "ceiling.mlp",
+                               "kd.strong"}
     with h5py.File(os.path.join(run_dir, "metrics.h5"), "r") as f:
         for name, cols in run.traces.items():
             for col in ("step", "epoch", "loss", "acc", "lr", "grad_norm", "seconds", "samples_per_s"):
@@ -55,4 +56,11 @@ def test_wrong_files_are_refused_with_their_names(run_dir, tmp_path):
         w2sio.load_run(str(tmp_path))
     os.symlink(os.path.join(run_dir, "metrics.h5"), tmp_path / "run.h5")
     with pytest.raises(ValueError, match="'metrics' file, not a run file"):
+        w2sio.load_run(str(tmp_path))
+
+
+def test_a_run_over_seeds_points_to_its_seed_folders(tmp_path):
+    (tmp_path / "summary.h5").write_bytes(b"")
+    (tmp_path / "seed-7").mkdir()
+    with pytest.raises(FileNotFoundError, match="run over seeds.*seed-7"):
         w2sio.load_run(str(tmp_path))
