@@ -42,13 +42,14 @@
 static const char help[] =
 	"usage: w2s inspect FILE.h5 [--json]\n"
 	"\n"
-	"Says what a file written by w2s holds: its kind (data, run, metrics or\n"
-	"checkpoint), where it came from (w2s version, git revision, ranks, libraries), the\n"
+	"Says what a file written by w2s holds: its kind (data, run, metrics, checkpoint\n"
+	"or summary), where it came from (w2s version, git revision, ranks, libraries), the\n"
 	"config in brief, and by kind:\n"
 	"  data.h5     views (columns, how each was made), target (class counts), splits\n"
 	"  run.h5      models (widths, parameters), labels, the results and PGR tables\n"
 	"  metrics.h5  the last point of every training trace\n"
 	"  ckpt/*.h5   the model, step and state of a checkpoint, and its trace\n"
+	"  summary.h5  (w2s run --seeds) every seed's PGR, and median and spread\n"
 	"Any other HDF5 file is listed object by object, with every table it holds.\n"
 	"\n"
 	"options:\n"
@@ -480,6 +481,8 @@ static const char *kind_words(const char *kind)
 		return "a w2s metrics file: the training trace of every model";
 	if (!strcmp(kind, "checkpoint"))
 		return "a w2s checkpoint: parameters and optimizer state at one step";
+	if (!strcmp(kind, "summary"))
+		return "a w2s summary over seeds: every seed's PGR, with median and spread";
 	if (!strcmp(kind, "sweep"))
 		return "a w2s sweep file: the results of many runs";
 	return "a w2s file of a kind this version does not know";
@@ -772,6 +775,8 @@ static const char *table_words(const char *path)
 		return "the weak -> strong cascade at each confidence threshold";
 	if (!strcmp(path, "trace"))
 		return "every trace row written so far";
+	if (!strcmp(path, "summary"))
+		return "each strong model's metrics over the seeds";
 	return NULL;
 }
 
@@ -884,7 +889,8 @@ static void print_words(FILE *out, const json_t *doc)
 {
 	const char *kind = json_string_value(json_object_get(doc, "kind"));
 	bool known = kind && (!strcmp(kind, "data") || !strcmp(kind, "run") ||
-			      !strcmp(kind, "metrics") || !strcmp(kind, "checkpoint"));
+			      !strcmp(kind, "metrics") || !strcmp(kind, "checkpoint") ||
+			      !strcmp(kind, "summary"));
 	print_header(out, doc);
 	if (!known)
 		print_attributes(out, json_object_get(doc, "attributes"));
