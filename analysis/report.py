@@ -402,7 +402,7 @@ def markdown(run, figures):
     lines.append(f"Students learn from {w2s.get('weak', '?')} with loss {w2s.get('loss', '?')}.")
     lines += ["", "## Results", "",
               "Accuracy is the fraction of rows of the split predicted correctly; loss the mean "
-              "cross-entropy (nats) against ground truth; train s the training wall time.", ""]
+              "cross-entropy (nats) against ground truth; train_seconds the training wall time.", ""]
     if run.results:
         lines.append(markdown_table(run.results, present(run.results, RESULT_COLUMNS)))
     else:
