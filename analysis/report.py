@@ -249,6 +249,7 @@ def figure_curves(run):
     strong = strong_models(run) or [None]
     ncol = len(strong)
     fig, axes = plt.subplots(2, ncol, figsize=(4.6 * ncol + 1.0, 6.8), squeeze=False, sharex="col")
+    has_val = False
     for j, s in enumerate(strong):
         lines = [(weak, "weak")]
         if s is not None:
@@ -264,6 +265,12 @@ def figure_curves(run):
                 ax.plot(t["step"], t[col], color=ROLE_COLOR[role], lw=1.6,
                         marker="o" if len(t["step"]) < 30 else None, ms=3)
                 drawn.append(t[col])
+                val = t.get("val_acc")
+                if col == "acc" and val is not None and np.isfinite(val).any():
+                    # The newest evaluation holds until the next: a step line.
+                    ax.plot(t["step"], val, color=ROLE_COLOR[role], lw=1.2, ls="--",
+                            drawstyle="steps-post")
+                    has_val = True
             if col == "loss":
                 if _use_log(drawn):
                     ax.set_yscale("log")
@@ -276,11 +283,17 @@ def figure_curves(run):
             if j == 0:
                 ax.set_ylabel(label, fontsize=9)
             ax.grid(alpha=0.3)
+    if has_val:
+        axes[1][0].set_ylabel("accuracy (fraction; val dashed)", fontsize=9)
     names = {"weak": weak, "student": "student.<strong>", "ceiling": "ceiling.<strong>", "kd": "kd.<strong>"}
     roles = [r for r in ROLE_COLOR if r != "kd" or any(f"kd.{s}" in run.traces for s in strong)]
     handles = [matplotlib.lines.Line2D([], [], color=ROLE_COLOR[r], lw=1.6, marker="o", ms=3)
                for r in roles]
     labels = [f"{names[r]}: {ROLE_WORDS[r]}" for r in roles]
+    if has_val:
+        roles = roles + ["val"]
+        handles.append(matplotlib.lines.Line2D([], [], color="black", lw=1.2, ls="--"))
+        labels.append("dashed: accuracy on val at the newest evaluation (train.eval_every)")
     _title(fig, run, "Training curves")
     # Room under the panels for the legend: about 12 points per row of it.
     legend_cols = min(len(roles), 2 * ncol - 1) if ncol > 1 else 1
@@ -291,7 +304,8 @@ def figure_curves(run):
     notes = ("loss: mean over the batches since the previous point; students against their teacher's "
              "outputs (it cannot fall below their entropy), the others against ground truth.",
              "accuracy: fraction of those training rows predicted as the target the model trains on; "
-             "for students, agreement with their teacher's labels.")
+             "for students, agreement with their teacher's labels.  Accuracy on val is against ground "
+             "truth, or the teacher's labels when train.stop_on is teacher.")
     # About 17 characters of 7.5 pt text to the inch: wrap to the figure.
     width = int(fig.get_figwidth() * 17)
     note = "\n".join(textwrap.fill(n, width) for n in notes)

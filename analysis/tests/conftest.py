@@ -4,7 +4,7 @@
 The run takes about half a second: a thousand rows per split, two strong
 models (a linear probe and a one-layer MLP), the probe also distilled from
 the weak model (kd), four epochs, a trace point every ten steps so the
-curves have a dozen points to compare.
+curves have a dozen points to compare, an evaluation on val every twenty.
 """
 import os
 import shutil
@@ -33,7 +33,7 @@ models:
   weak: {view: weak}
   strong: {view: strong}
   mlp: {view: x, hidden: [16]}
-train: {epochs: 4, batch: 32}
+train: {epochs: 4, batch: 32, eval_every: 20}
 w2s: {weak: weak, strong: [strong, mlp]}
 kd: {models: [strong]}
 log: {every: 10}

@@ -204,13 +204,19 @@ def test_curves_show_every_trace_of_metrics_h5(run_dir):
         with h5py.File(os.path.join(run_dir, "metrics.h5"), "r") as f:
             for j, s in enumerate(run.strong_models()):
                 for row, col in enumerate(("loss", "acc")):
-                    lines = axes[row][j].get_lines()
+                    solid = [l for l in axes[row][j].get_lines() if l.get_linestyle() == "-"]
+                    dashed = [l for l in axes[row][j].get_lines() if l.get_linestyle() == "--"]
                     names = ["weak.weak", f"student.{s}", f"ceiling.{s}"] + (["kd.strong"] if s == "strong" else [])
-                    assert len(lines) == len(names)
-                    for line, name in zip(lines, names):
+                    assert len(solid) == len(names)
+                    for line, name in zip(solid, names):
                         g = f[f"trace/{name}"]
                         np.testing.assert_array_equal(line.get_xdata(), g["step"][()])
                         np.testing.assert_array_equal(line.get_ydata(), g[col][()])
+                    # Accuracy on val, dashed, for every model that was evaluated.
+                    want = names if col == "acc" else []
+                    assert len(dashed) == len(want)
+                    for line, name in zip(dashed, want):
+                        np.testing.assert_array_equal(line.get_ydata(), f[f"trace/{name}/val_acc"][()])
             assert set(f["trace"]) == {"weak.weak", "kd.strong"} | {f"{r}.{s}" for s in run.strong_models()
                                                                      for r in ("student", "ceiling")}
     finally:
