@@ -12,8 +12,8 @@
  *            dtype, class_counts}, splits {name: {rows, first, last}}
  *   run:     models {instance: {view, widths, activation, params}},
  *            labels {instance: {split: rows}}
- *   metrics: traces {instance: {points, step, epoch, loss, acc, lr,
- *            seconds}} (the last point)
+ *   metrics: traces {instance: {points, step, epoch, loss, acc, val_acc,
+ *            lr, seconds}} (the last point; val_acc null without evaluation)
  *   checkpoint: nothing more (its state is in attributes, its trace in
  *            tables)
  *
@@ -391,7 +391,7 @@ static enum w2s_status collect_run(struct w2s_h5 *f, json_t *doc)
 
 static enum w2s_status collect_metrics(struct w2s_h5 *f, json_t *doc)
 {
-	static const char *cols[] = {"step", "epoch", "loss", "acc", "lr", "seconds"};
+	static const char *cols[] = {"step", "epoch", "loss", "acc", "val_acc", "lr", "seconds"};
 	char **names = NULL;
 	int n = 0;
 	enum w2s_status st = W2S_STATUS_OK;
@@ -729,9 +729,9 @@ static void print_metrics(FILE *out, const json_t *doc)
 	if (!json_object_size(traces))
 		return;
 	fprintf(out, "\ntraces (/trace/<name>/{step,epoch,loss,acc,lr,grad_norm,seconds,"
-		     "samples_per_s}), last point of each:\n");
-	fprintf(out, "  %-20s %7s %8s %7s %9s %7s %9s %9s\n", "model", "points", "step", "epoch",
-		"loss", "acc", "lr", "seconds");
+		     "samples_per_s,val_acc}),\nlast point of each:\n");
+	fprintf(out, "  %-20s %7s %8s %7s %9s %7s %7s %9s %9s\n", "model", "points", "step", "epoch",
+		"loss", "acc", "val_acc", "lr", "seconds");
 	size_t n;
 	const char **keys = pipeline_order(traces, doc, &n);
 	for (size_t j = 0; j < n; j++) {
@@ -741,13 +741,17 @@ static void print_metrics(FILE *out, const json_t *doc)
 			fprintf(out, "  %-20s %7d  (no point yet)\n", key, 0);
 			continue;
 		}
-		fprintf(out, "  %-20s %7lld %8lld %7.2f %9.4f %7.4f %9.2e %9.2f\n", key,
+		char val[16] = "-";
+		if (isfinite(num(t, "val_acc")))
+			snprintf(val, sizeof val, "%.4f", num(t, "val_acc"));
+		fprintf(out, "  %-20s %7lld %8lld %7.2f %9.4f %7.4f %7s %9.2e %9.2f\n", key,
 			integer(t, "points"), integer(t, "step"), num(t, "epoch"), num(t, "loss"),
-			num(t, "acc"), num(t, "lr"), num(t, "seconds"));
+			num(t, "acc"), val, num(t, "lr"), num(t, "seconds"));
 	}
 	free(keys);
 	fprintf(out, "  (loss and acc: over the training batches since the previous point; a "
-		     "student's acc is its\n   agreement with the weak model's labels)\n");
+		     "student's acc is its\n   agreement with its teacher's labels; val_acc: the newest "
+		     "evaluation on val, - without one)\n");
 }
 
 static void print_checkpoint(FILE *out, const json_t *doc)
