@@ -304,8 +304,9 @@ def figure_curves(run):
     notes = ("loss: mean over the batches since the previous point; students against their teacher's "
              "outputs (it cannot fall below their entropy), the others against ground truth.",
              "accuracy: fraction of those training rows predicted as the target the model trains on; "
-             "for students, agreement with their teacher's labels.  Accuracy on val is against ground "
-             "truth, or the teacher's labels when train.stop_on is teacher.")
+             "for students, agreement with their teacher's labels."
+             + ("  Accuracy on val is against ground truth, or the teacher's labels when "
+                "train.stop_on is teacher." if has_val else ""))
     # About 17 characters of 7.5 pt text to the inch: wrap to the figure.
     width = int(fig.get_figwidth() * 17)
     note = "\n".join(textwrap.fill(n, width) for n in notes)
