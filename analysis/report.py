@@ -8,10 +8,12 @@ Reads RUN_DIR/run.h5 (results, PGR, optional stage tables), RUN_DIR/metrics.h5
 (default RUN_DIR/report):
 
   results.png   test accuracy of the weak model, each weak-to-strong student
-                and each strong ceiling, beside the PGR of each strong model
+                and each strong ceiling (and kd model, if any), beside the PGR
+                of each strong model (a chain's students included)
   curves.png    training loss and accuracy against step of every model, one
-                column per strong model (its student and ceiling, and the weak
-                teacher for reference)
+                column per strong model (its student, ceiling and kd model,
+                and the weak teacher for reference); accuracy on val dashed
+                when the run evaluated it
   cascade.png   accuracy against cost and deferral against threshold, only
                 when run.h5 holds /cascade/curve
   report.md     the results and PGR tables, the config in words, the figures
