@@ -10,7 +10,8 @@ librandom123-dev"
 # The multi-host tests make hosts from network namespaces (ip) and record
 # each host's file writes (strace).
 multihost="iproute2 strace"
-analysis="python3 python3-h5py python3-numpy python3-matplotlib python3-pytest"
+analysis="python3 python3-h5py python3-numpy python3-matplotlib python3-pytest python3-pandas
+python3-xarray python3-h5netcdf"
 slurm="munge slurmctld slurmd slurm-client procps"
 
 case "${1:-all}" in

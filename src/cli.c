@@ -17,6 +17,7 @@
 #include "w2s/cli_sweep.h"
 #include "w2s/config.h"
 #include "w2s/h5io.h"
+#include "w2s/inspect.h"
 #include "w2s/log.h"
 #include "w2s/stages.h"
 
@@ -36,6 +37,8 @@ static const char main_help[] =
 	"  sweep expand SPEC      one config per trial of a sweep spec (--out DIR), and a\n"
 	"                         slurm job array that runs them\n"
 	"  sweep collect DIR      one results table of a sweep's trials, done or not\n"
+	"  inspect FILE.h5        what a data, run, metrics, checkpoint or summary file\n"
+	"                         holds (--json for scripts)\n"
 	"\n"
 	"  w2s COMMAND --help     what a command does and its options\n"
 	"  w2s --version          version and libraries\n"
@@ -351,6 +354,8 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "sweep"))
 		return w2s_cli_sweep(c, argc, argv);
+	if (!strcmp(argv[1], "inspect"))
+		return w2s_inspect_main(c, argc - 1, argv + 1);
 	const char *help = NULL;
 	if (!strcmp(argv[1], "run"))
 		help = run_help;
@@ -359,7 +364,8 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 	else if (!strcmp(argv[1], "config"))
 		help = config_help;
 	if (!help) {
-		w2s_log_error("unknown command '%s' (commands: run, gen, config, sweep; see w2s --help)",
+		w2s_log_error("unknown command '%s' (commands: run, gen, config, sweep, inspect; see "
+			      "w2s --help)",
 			      argv[1]);
 		return w2s_status_exit_code(W2S_STATUS_USAGE);
 	}

@@ -1,0 +1,211 @@
+"""w2sio: read the files a `w2s run` writes, for the analysis scripts.
+
+One run folder holds config.yaml, data.h5, run.h5 and metrics.h5 (see
+doc/outputs.md).  This module turns them into plain Python and numpy: tables
+become lists of dicts with str (not bytes) fields, traces become dicts of
+numpy arrays keyed by column, attributes become str / int / float.  It needs
+h5py and numpy only; pandas and xarray are optional for callers.
+
+It deliberately does not plot or aggregate: report.py draws one run, and
+later sweep scripts reuse load_run() over many.
+
+    run = load_run("w2s-out")
+    run.results          # [{"model": "weak.weak", "split": "test", "accuracy": ...}, ...]
+    run.pgr              # [{"strong": "strong", "p_weak": ..., "pgr": ...}, ...]
+    run.traces["student.strong"]["acc"]   # numpy array, one value per logged step
+    run.tables["cascade/curve"]           # only when the run wrote one
+    run.title()          # "latent task, seed 1: weak -> strong, big"
+"""
+import json
+import os
+
+import h5py
+import numpy as np
+
+# The compound tables report.py knows how to show, when run.h5 holds them.
+# Stages that are not run leave them out; absence is normal, not an error.
+OPTIONAL_TABLES = ("cascade/curve",)
+
+
+def text(value):
+    """An HDF5 attribute or table cell as str/int/float/list (h5py gives
+    bytes for fixed-length strings and numpy scalars for numbers)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return [text(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def attrs(obj):
+    """The attributes of an h5py object as a dict of plain values."""
+    return {k: text(v) for k, v in obj.attrs.items()}
+
+
+def table(f, path):
+    """The compound dataset `path` of an open h5py file as a list of dicts
+    (one per row, columns in file order, strings decoded), or None when the
+    file has no such dataset."""
+    if path not in f:
+        return None
+    ds = f[path]
+    if ds.dtype.names is None:
+        raise ValueError(f"{f.filename}: /{path} is not a table (no named columns)")
+    rows = ds[()]
+    return [{name: text(row[name]) for name in ds.dtype.names} for row in rows]
+
+
+def columns(rows):
+    """A table (list of dicts) as {column: numpy array}; empty for no rows."""
+    if not rows:
+        return {}
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+def open_metrics(path):
+    """metrics.h5 opened for reading, also while a run is still writing it
+    (the writer uses SWMR; a reader must ask for it)."""
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except OSError:
+        return h5py.File(path, "r")
+
+
+def load_traces(path):
+    """{instance: {column: numpy array}} from a metrics.h5; each column has
+    one value per logged step, `step` included."""
+    out = {}
+    with open_metrics(path) as f:
+        for name, group in f.get("trace", {}).items():
+            out[name] = {col: ds[()] for col, ds in group.items()}
+    return out
+
+
+def find_dir(path):
+    """A run folder from a folder or from a file inside it."""
+    if os.path.isdir(path):
+        return path
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    return os.path.dirname(os.path.abspath(path))
+
+
+def open_h5(path):
+    """An h5py file opened read-only, with an error that names the file and
+    says what is wrong with it."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        why = "not an HDF5 file, or a truncated one" if "signature" in str(e) else str(e)
+        raise OSError(f"{path}: {why}") from None
+
+
+class Run:
+    """Everything a finished (or running) `w2s run` left in one folder.
+
+    dir       the folder
+    attrs     run.h5 root attributes (kind, w2s_version, git_rev, world_size, ...)
+    config    the effective config as a dict
+    results   /results rows: model, role, base, view, split, n, accuracy, loss, train_seconds
+    pgr       /pgr rows: strong, weak, p_weak, p_w2s, p_ceiling, pgr
+    models    {instance: attributes of /models/<instance> plus "params": count}
+    tables    optional tables present in run.h5, keyed by path (see OPTIONAL_TABLES)
+    table_attrs  their attributes (e.g. units), keyed alike
+    traces    {instance: {column: array}} from metrics.h5 ({} when it is absent)
+    data      data.h5 root attributes plus "splits": {name: rows} ({} when absent)
+    missing   names of expected files that were not there
+    """
+
+    def __init__(self, path):
+        self.dir = find_dir(path)
+        self.missing = []
+        run_path = os.path.join(self.dir, "run.h5")
+        if not os.path.exists(run_path) and os.path.exists(os.path.join(self.dir, "summary.h5")):
+            seeds = sorted(d for d in os.listdir(self.dir) if d.startswith("seed-"))
+            raise FileNotFoundError(f"{self.dir} holds a run over seeds (summary.h5): name one seed's "
+                                    f"folder, e.g. {os.path.join(self.dir, seeds[0] if seeds else 'seed-S')}")
+        if not os.path.exists(run_path):
+            raise FileNotFoundError(f"{self.dir}: no run.h5: the run has not finished (w2s run "
+                                    "--resume completes it), or this is not its --out folder")
+        with open_h5(run_path) as f:
+            self.attrs = attrs(f)
+            if self.attrs.get("kind") not in (None, "run"):
+                raise ValueError(f"{run_path} is a '{self.attrs['kind']}' file, not a run file")
+            self.config = json.loads(self.attrs.get("config", "{}"))
+            self.results = table(f, "results") or []
+            self.pgr = table(f, "pgr") or []
+            self.models = {}
+            for name, group in f.get("models", {}).items():
+                info = attrs(group)
+                if "params" in group:
+                    info["params"] = int(group["params"].shape[0])
+                self.models[name] = info
+            self.tables, self.table_attrs = {}, {}
+            for path_ in OPTIONAL_TABLES:
+                rows = table(f, path_)
+                if rows is not None:
+                    self.tables[path_] = rows
+                    self.table_attrs[path_] = attrs(f[path_])
+        metrics = os.path.join(self.dir, "metrics.h5")
+        if os.path.exists(metrics):
+            self.traces = load_traces(metrics)
+        else:
+            self.traces = {}
+            self.missing.append("metrics.h5")
+        data = os.path.join(self.dir, "data.h5")
+        self.data = {}
+        if os.path.exists(data):
+            with open_h5(data) as f:
+                self.data = {k: v for k, v in attrs(f).items() if k != "config"}
+                self.data["splits"] = {k: int(v.shape[0]) for k, v in f.get("splits", {}).items()}
+        else:
+            self.missing.append("data.h5")
+
+    # ---- what the config says, in words
+
+    def task(self):
+        return self.config.get("data", {}).get("task", "?")
+
+    def weak_model(self):
+        return self.config.get("w2s", {}).get("weak", "?")
+
+    def strong_models(self):
+        return list(self.config.get("w2s", {}).get("strong", []))
+
+    def model_words(self, name):
+        """'linear on view weak' or 'MLP 256x256 relu on view x'."""
+        spec = self.config.get("models", {}).get(name, {})
+        hidden = spec.get("hidden", [])
+        arch = "linear" if not hidden else "MLP " + "x".join(str(h) for h in hidden) + " " + spec.get("activation", "")
+        return f"{arch.strip()} on view {spec.get('view', '?')}"
+
+    def chain(self):
+        """Intermediate students between the weak and the strong models."""
+        return list(self.config.get("w2s", {}).get("chain", []))
+
+    def title(self):
+        """One line naming the experiment: task, seed, weak -> [chain ->]
+        strong models."""
+        steps = [self.weak_model()] + self.chain() + [", ".join(self.strong_models()) or "?"]
+        return f"{self.task()} task, seed {self.config.get('seed', '?')}: " + " -> ".join(steps)
+
+    def provenance(self):
+        a = self.attrs
+        ranks = a.get("world_size")
+        return (f"w2s {a.get('w2s_version', '?')} (git {a.get('git_rev', '?')}), "
+                f"{ranks if ranks is not None else '?'} rank{'s' if ranks != 1 else ''}, "
+                f"BLIS {a.get('blis_arch', '?')}")
+
+    def result(self, model, split="test"):
+        """The /results row of one instance on one split, or None."""
+        for r in self.results:
+            if r["model"] == model and r["split"] == split:
+                return r
+        return None
+
+
+def load_run(path):
+    """A Run from a run folder (or a file inside it)."""
+    return Run(path)

@@ -1,0 +1,981 @@
+/*
+ * inspect.c: `w2s inspect`; see inspect.h.
+ *
+ * collect() reads the file into a JSON document; print_words() says it.
+ * Keys of the document (what --json users rely on):
+ *
+ *   file, bytes, kind (null when the file has none), attributes (root
+ *   attributes but config), config (the parsed config or null), objects
+ *   ([{path, type: group|dataset, shape, dtype, extendible, scale}]),
+ *   tables ({path without the leading '/': [row objects]}),
+ *   data:    views {name: {rows, cols, dtype, z, u, noise}}, target {rows,
+ *            dtype, class_counts}, splits {name: {rows, first, last}}
+ *   run:     models {instance: {view, widths, activation, params}},
+ *            labels {instance: {split: rows}}
+ *   metrics: traces {instance: {points, step, epoch, loss, acc, val_acc,
+ *            lr, seconds}} (the last point; val_acc null without evaluation)
+ *   checkpoint: nothing more (its state is in attributes, its trace in
+ *            tables)
+ *
+ * NaN and infinities become null (JSON has no such numbers).
+ */
+#include "w2s/inspect.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "w2s/h5io.h"
+#include "w2s/h5io_inspect.h"
+#include "w2s/log.h"
+
+/* Tables larger than this are for h5py, not for a terminal. */
+#define MAX_TABLE_ROWS 1000000
+/* Rows of a table, and objects of an unknown file, printed in words. */
+#define MAX_PRINTED 40
+/* Target rows read per call when counting classes (8 MiB of doubles). */
+#define TARGET_CHUNK (1 << 20)
+
+static const char help[] =
+	"usage: w2s inspect FILE.h5 [--json]\n"
+	"\n"
+	"Says what a file written by w2s holds: its kind (data, run, metrics, checkpoint\n"
+	"or summary), where it came from (w2s version, git revision, ranks, libraries), the\n"
+	"config in brief, and by kind:\n"
+	"  data.h5     views (columns, how each was made), target (class counts), splits\n"
+	"  run.h5      models (widths, parameters), labels, the results and PGR tables\n"
+	"  metrics.h5  the last point of every training trace\n"
+	"  ckpt/*.h5   the model, step and state of a checkpoint, and its trace\n"
+	"  summary.h5  (w2s run --seeds) every seed's PGR, and median and spread\n"
+	"Any other HDF5 file is listed object by object, with every table it holds.\n"
+	"\n"
+	"options:\n"
+	"  --json   the same as one JSON object on stdout, for scripts: file, bytes, kind,\n"
+	"           attributes, config (all of it), objects (every group and dataset with\n"
+	"           shape and type), tables (every compound table, row by row), and\n"
+	"           views/target/splits, models/labels or traces by kind\n"
+	"  --help   this text\n"
+	"\n"
+	"The file is opened read-only by one process, without MPI-IO; a metrics.h5 that a\n"
+	"run is still writing opens as a live (SWMR) reader.\n"
+	"\n"
+	"exit codes: 0 done, 2 bad command line, 4 the file is missing, not HDF5,\n"
+	"truncated or damaged.\n";
+
+/* ---- small JSON helpers */
+
+static json_t *number(double x)
+{
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *value_json(const struct w2s_h5_value *v)
+{
+	switch (v->type) {
+	case W2S_H5_VALUE_STRING: return json_string(v->s ? v->s : "");
+	case W2S_H5_VALUE_INT: return json_integer((json_int_t)v->i);
+	case W2S_H5_VALUE_FLOAT: return number(v->d);
+	default: return json_null();
+	}
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "?";
+}
+
+static double num(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static long long integer(const json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* The keys of object `o` in pipeline order, as a new array of *n borrowed
+ * strings: the weak model's instances, then each strong model's student
+ * and ceiling in config order, then the rest as stored (by name). */
+static const char **pipeline_order(const json_t *o, const json_t *doc, size_t *n)
+{
+	const json_t *w2s = json_object_get(json_object_get(doc, "config"), "w2s");
+	const json_t *strong = json_object_get(w2s, "strong");
+	size_t total = json_object_size(o), k = 0;
+	const char **keys = w2s_xcalloc(total + 1, sizeof *keys);
+	char want[256];
+	const char *weak = json_string_value(json_object_get(w2s, "weak"));
+	size_t nwant = 1 + 2 * json_array_size(strong);
+	for (size_t i = 0; weak && i < nwant; i++) {
+		const char *m = i == 0 ? weak : json_string_value(json_array_get(strong, (i - 1) / 2));
+		snprintf(want, sizeof want, "%s.%s", i == 0 ? "weak" : i % 2 ? "student" : "ceiling",
+			 m ? m : "");
+		const char *key;
+		const json_t *v;
+		json_object_foreach((json_t *)o, key, v)
+		{
+			if (!strcmp(key, want) && k < total)
+				keys[k++] = key;
+		}
+	}
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)o, key, v)
+	{
+		bool listed = false;
+		for (size_t i = 0; i < k; i++)
+			listed |= !strcmp(keys[i], key);
+		if (!listed && k < total)
+			keys[k++] = key;
+	}
+	*n = k;
+	return keys;
+}
+
+/* ---- collecting */
+
+static json_t *shape_json(const struct w2s_h5_dataset_info *info)
+{
+	json_t *a = json_array();
+	for (int k = 0; k < info->rank; k++)
+		json_array_append_new(a, json_integer((json_int_t)info->dims[k]));
+	return a;
+}
+
+/* kind, attributes and the parsed config from the root group. */
+static enum w2s_status collect_root(struct w2s_h5 *f, json_t *doc)
+{
+	struct w2s_h5_attrs a;
+	if (w2s_h5_read_attrs(f, "/", &a) != W2S_STATUS_OK)
+		return W2S_STATUS_IO;
+	json_t *attrs = json_object(), *config = json_null();
+	for (int i = 0; i < a.n; i++) {
+		if (!strcmp(a.names[i], "config") && a.values[i].type == W2S_H5_VALUE_STRING) {
+			json_error_t err;
+			json_t *c = json_loads(a.values[i].s, 0, &err);
+			if (c) {
+				json_decref(config);
+				config = c;
+				continue;
+			}
+		}
+		json_object_set_new(attrs, a.names[i], value_json(&a.values[i]));
+	}
+	const struct w2s_h5_value *kind = w2s_h5_attrs_get(&a, "kind");
+	json_object_set_new(doc, "kind", kind && kind->type == W2S_H5_VALUE_STRING
+						 ? json_string(kind->s)
+						 : json_null());
+	json_object_set_new(doc, "attributes", attrs);
+	json_object_set_new(doc, "config", config);
+	w2s_h5_attrs_free(&a);
+	return W2S_STATUS_OK;
+}
+
+/* Every object, and every compound table read whole. */
+static enum w2s_status collect_objects(struct w2s_h5 *f, json_t *doc)
+{
+	char **paths = NULL;
+	int n = 0;
+	if (w2s_h5_walk(f, "/", &paths, &n) != W2S_STATUS_OK)
+		return W2S_STATUS_IO;
+	json_t *objects = json_array(), *tables = json_object();
+	json_object_set_new(doc, "objects", objects);
+	json_object_set_new(doc, "tables", tables);
+	enum w2s_status st = W2S_STATUS_OK;
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "path", json_string(paths[i]));
+		json_array_append_new(objects, o);
+		enum w2s_h5_object kind = w2s_h5_object_at(f, paths[i]);
+		if (kind != W2S_H5_OBJECT_DATASET) {
+			json_object_set_new(o, "type", json_string(kind == W2S_H5_OBJECT_GROUP
+									   ? "group"
+									   : "other"));
+			continue;
+		}
+		struct w2s_h5_dataset_info info;
+		st = w2s_h5_dataset_info(f, paths[i], &info);
+		if (st != W2S_STATUS_OK)
+			break;
+		json_object_set_new(o, "type", json_string("dataset"));
+		json_object_set_new(o, "shape", shape_json(&info));
+		json_object_set_new(o, "dtype", json_string(info.type));
+		json_object_set_new(o, "extendible", json_boolean(info.extendible));
+		json_object_set_new(o, "scale", json_boolean(info.scale));
+		if (info.members == 0 || info.rank != 1)
+			continue;
+		struct w2s_h5_anytable t;
+		st = w2s_h5_read_anytable(f, paths[i], MAX_TABLE_ROWS, &t);
+		if (st != W2S_STATUS_OK)
+			break;
+		json_t *rows = json_array();
+		for (int64_t r = 0; r < t.nrows; r++) {
+			json_t *row = json_object();
+			for (int k = 0; k < t.ncols; k++)
+				json_object_set_new(row, t.names[k], value_json(&t.cells[r * t.ncols + k]));
+			json_array_append_new(rows, row);
+		}
+		json_object_set_new(tables, paths[i] + 1, rows);
+		w2s_h5_anytable_free(&t);
+	}
+	w2s_h5_strings_free(&paths, &n);
+	return st;
+}
+
+/* Shape of a dataset as (rows, cols); -1 when absent or not a dataset. */
+static void rows_cols(struct w2s_h5 *f, const char *path, int64_t *rows, int64_t *cols,
+		      char *dtype, size_t dsize)
+{
+	struct w2s_h5_dataset_info info;
+	*rows = *cols = -1;
+	if (w2s_h5_object_at(f, path) != W2S_H5_OBJECT_DATASET ||
+	    w2s_h5_dataset_info(f, path, &info) != W2S_STATUS_OK)
+		return;
+	*rows = info.rank > 0 ? info.dims[0] : 1;
+	*cols = info.rank > 1 ? info.dims[1] : 0;
+	if (dtype)
+		snprintf(dtype, dsize, "%s", info.type);
+}
+
+static enum w2s_status collect_data(struct w2s_h5 *f, json_t *doc)
+{
+	char **names = NULL;
+	int n = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	json_t *views = json_object();
+	json_object_set_new(doc, "views", views);
+	if (w2s_h5_object_at(f, "/views") == W2S_H5_OBJECT_GROUP)
+		st = w2s_h5_members(f, "/views", &names, &n);
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		char path[1100], dtype[32] = "?";
+		snprintf(path, sizeof path, "/views/%s", names[i]);
+		int64_t rows, cols;
+		rows_cols(f, path, &rows, &cols, dtype, sizeof dtype);
+		json_t *v = json_object();
+		json_object_set_new(v, "rows", json_integer(rows));
+		json_object_set_new(v, "cols", json_integer(cols));
+		json_object_set_new(v, "dtype", json_string(dtype));
+		struct w2s_h5_attrs a;
+		st = w2s_h5_read_attrs(f, path, &a);
+		for (int k = 0; st == W2S_STATUS_OK && k < a.n; k++)
+			json_object_set_new(v, a.names[k], value_json(&a.values[k]));
+		w2s_h5_attrs_free(&a);
+		json_object_set_new(views, names[i], v);
+	}
+	w2s_h5_strings_free(&names, &n);
+
+	int64_t rows, cols;
+	char dtype[32] = "?";
+	rows_cols(f, "/target", &rows, &cols, dtype, sizeof dtype);
+	if (st == W2S_STATUS_OK && rows >= 0) {
+		json_t *t = json_object(), *counts = json_array();
+		json_object_set_new(doc, "target", t);
+		json_object_set_new(t, "rows", json_integer(rows));
+		json_object_set_new(t, "dtype", json_string(dtype));
+		/* Class counts for an integer target; a real-valued one
+		 * (regression) has none. */
+		if (cols == 0 && strstr(dtype, "int")) {
+			double *buf = w2s_xmalloc(TARGET_CHUNK * sizeof *buf);
+			int64_t count[256] = {0}, top = -1, other = 0;
+			for (int64_t b = 0; b < rows && st == W2S_STATUS_OK; b += TARGET_CHUNK) {
+				int64_t len = rows - b < TARGET_CHUNK ? rows - b : TARGET_CHUNK;
+				st = w2s_h5_read_doubles(f, "/target", b, len, buf);
+				for (int64_t r = 0; st == W2S_STATUS_OK && r < len; r++) {
+					int64_t y = (int64_t)buf[r];
+					if (y < 0 || y >= 256) {
+						other++;
+						continue;
+					}
+					count[y]++;
+					top = y > top ? y : top;
+				}
+			}
+			free(buf);
+			for (int64_t y = 0; y <= top; y++)
+				json_array_append_new(counts, json_integer(count[y]));
+			if (other)
+				json_object_set_new(t, "outside_0_255", json_integer(other));
+		}
+		json_object_set_new(t, "class_counts", counts);
+	}
+
+	json_t *splits = json_object();
+	json_object_set_new(doc, "splits", splits);
+	if (st == W2S_STATUS_OK && w2s_h5_object_at(f, "/splits") == W2S_H5_OBJECT_GROUP)
+		st = w2s_h5_members(f, "/splits", &names, &n);
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		char path[1100];
+		snprintf(path, sizeof path, "/splits/%s", names[i]);
+		rows_cols(f, path, &rows, &cols, NULL, 0);
+		json_t *s = json_object();
+		json_object_set_new(s, "rows", json_integer(rows));
+		double ends[2];
+		if (rows > 0 && cols == 0 &&
+		    (st = w2s_h5_read_doubles(f, path, 0, 1, &ends[0])) == W2S_STATUS_OK &&
+		    (st = w2s_h5_read_doubles(f, path, rows - 1, 1, &ends[1])) == W2S_STATUS_OK) {
+			json_object_set_new(s, "first", json_integer((json_int_t)ends[0]));
+			json_object_set_new(s, "last", json_integer((json_int_t)ends[1]));
+		}
+		json_object_set_new(splits, names[i], s);
+	}
+	w2s_h5_strings_free(&names, &n);
+	return st;
+}
+
+static enum w2s_status collect_run(struct w2s_h5 *f, json_t *doc)
+{
+	char **names = NULL, **splits = NULL;
+	int n = 0, ns = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	json_t *models = json_object(), *labels = json_object();
+	json_object_set_new(doc, "models", models);
+	json_object_set_new(doc, "labels", labels);
+	if (w2s_h5_object_at(f, "/models") == W2S_H5_OBJECT_GROUP)
+		st = w2s_h5_members(f, "/models", &names, &n);
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		char path[1100];
+		snprintf(path, sizeof path, "/models/%s", names[i]);
+		json_t *m = json_object();
+		json_object_set_new(models, names[i], m);
+		struct w2s_h5_attrs a;
+		st = w2s_h5_read_attrs(f, path, &a);
+		if (st != W2S_STATUS_OK)
+			break;
+		const struct w2s_h5_value *v = w2s_h5_attrs_get(&a, "view");
+		json_object_set_new(m, "view", v && v->s ? json_string(v->s) : json_null());
+		json_t *widths = json_array();
+		v = w2s_h5_attrs_get(&a, "widths");
+		for (const char *p = v && v->s ? v->s : ""; *p;) {
+			char *end;
+			long long w = strtoll(p, &end, 10);
+			if (end == p)
+				break;
+			json_array_append_new(widths, json_integer(w));
+			p = end;
+		}
+		json_object_set_new(m, "widths", widths);
+		v = w2s_h5_attrs_get(&a, "activation");
+		json_object_set_new(m, "activation", v && v->s ? json_string(v->s) : json_null());
+		w2s_h5_attrs_free(&a);
+		int64_t rows, cols;
+		snprintf(path, sizeof path, "/models/%s/params", names[i]);
+		rows_cols(f, path, &rows, &cols, NULL, 0);
+		json_object_set_new(m, "params", rows >= 0 ? json_integer(rows) : json_null());
+	}
+	w2s_h5_strings_free(&names, &n);
+
+	if (st == W2S_STATUS_OK && w2s_h5_object_at(f, "/labels") == W2S_H5_OBJECT_GROUP)
+		st = w2s_h5_members(f, "/labels", &names, &n);
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		char path[1100];
+		snprintf(path, sizeof path, "/labels/%s", names[i]);
+		st = w2s_h5_members(f, path, &splits, &ns);
+		json_t *l = json_object();
+		json_object_set_new(labels, names[i], l);
+		for (int k = 0; k < ns && st == W2S_STATUS_OK; k++) {
+			int64_t rows, cols;
+			snprintf(path, sizeof path, "/labels/%s/%s/pred", names[i], splits[k]);
+			rows_cols(f, path, &rows, &cols, NULL, 0);
+			json_object_set_new(l, splits[k], json_integer(rows));
+		}
+		w2s_h5_strings_free(&splits, &ns);
+	}
+	w2s_h5_strings_free(&names, &n);
+	return st;
+}
+
+static enum w2s_status collect_metrics(struct w2s_h5 *f, json_t *doc)
+{
+	static const char *cols[] = {"step", "epoch", "loss", "acc", "val_acc", "lr", "seconds"};
+	char **names = NULL;
+	int n = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	json_t *traces = json_object();
+	json_object_set_new(doc, "traces", traces);
+	if (w2s_h5_object_at(f, "/trace") == W2S_H5_OBJECT_GROUP)
+		st = w2s_h5_members(f, "/trace", &names, &n);
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		json_t *t = json_object();
+		json_object_set_new(traces, names[i], t);
+		char path[1100];
+		int64_t rows, c;
+		snprintf(path, sizeof path, "/trace/%s/step", names[i]);
+		rows_cols(f, path, &rows, &c, NULL, 0);
+		json_object_set_new(t, "points", json_integer(rows > 0 ? rows : 0));
+		for (size_t k = 0; k < sizeof cols / sizeof cols[0] && rows > 0; k++) {
+			snprintf(path, sizeof path, "/trace/%s/%s", names[i], cols[k]);
+			int64_t len, cc;
+			rows_cols(f, path, &len, &cc, NULL, 0);
+			double last;
+			/* A live trace may be a row longer in one column than in
+			 * another; read each column's own last point. */
+			if (len <= 0)
+				continue;
+			st = w2s_h5_read_doubles(f, path, len - 1, 1, &last);
+			if (st != W2S_STATUS_OK)
+				break;
+			json_object_set_new(t, cols[k], k == 0 ? json_integer((json_int_t)last)
+							       : number(last));
+		}
+	}
+	w2s_h5_strings_free(&names, &n);
+	return st;
+}
+
+/* The whole document, or NULL after one error line. */
+static json_t *collect(const char *path)
+{
+	struct w2s_h5 f = {.file = H5I_INVALID_HID};
+	if (w2s_h5_open_read(&f, path) != W2S_STATUS_OK)
+		return NULL;
+	json_t *doc = json_object();
+	struct stat sb;
+	json_object_set_new(doc, "file", json_string(path));
+	json_object_set_new(doc, "bytes", json_integer(stat(path, &sb) == 0 ? sb.st_size : -1));
+	enum w2s_status st = collect_root(&f, doc);
+	if (st == W2S_STATUS_OK)
+		st = collect_objects(&f, doc);
+	const char *kind = json_string_value(json_object_get(doc, "kind"));
+	if (st == W2S_STATUS_OK && kind && !strcmp(kind, "data"))
+		st = collect_data(&f, doc);
+	else if (st == W2S_STATUS_OK && kind && !strcmp(kind, "run"))
+		st = collect_run(&f, doc);
+	else if (st == W2S_STATUS_OK && kind && !strcmp(kind, "metrics"))
+		st = collect_metrics(&f, doc);
+	w2s_h5_close(&f);
+	if (st != W2S_STATUS_OK) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* ---- words */
+
+static void human_bytes(double b, char *out, size_t size)
+{
+	if (b >= 1 << 30)
+		snprintf(out, size, "%.1f GiB", b / (1 << 30));
+	else if (b >= 1 << 20)
+		snprintf(out, size, "%.1f MiB", b / (1 << 20));
+	else if (b >= 1 << 10)
+		snprintf(out, size, "%.1f KiB", b / (1 << 10));
+	else
+		snprintf(out, size, "%.0f bytes", b);
+}
+
+static const char *kind_words(const char *kind)
+{
+	if (!kind)
+		return "an HDF5 file without a w2s 'kind' attribute (not written by w2s)";
+	if (!strcmp(kind, "data"))
+		return "a w2s data file: every view of every row, the target and the splits";
+	if (!strcmp(kind, "run"))
+		return "a w2s run file: results, PGR, and each model's predictions and parameters";
+	if (!strcmp(kind, "metrics"))
+		return "a w2s metrics file: the training trace of every model";
+	if (!strcmp(kind, "checkpoint"))
+		return "a w2s checkpoint: parameters and optimizer state at one step";
+	if (!strcmp(kind, "summary"))
+		return "a w2s summary over seeds: every seed's PGR, with median and spread";
+	if (!strcmp(kind, "sweep"))
+		return "a w2s sweep file: the results of many runs";
+	return "a w2s file of a kind this version does not know";
+}
+
+static void print_header(FILE *out, const json_t *doc)
+{
+	const char *kind = json_string_value(json_object_get(doc, "kind"));
+	const json_t *a = json_object_get(doc, "attributes");
+	char size[32];
+	human_bytes(num(doc, "bytes") >= 0 ? (double)integer(doc, "bytes") : 0, size, sizeof size);
+	fprintf(out, "%s: %s (%s)\n", str(doc, "file"), kind_words(kind), size);
+	if (json_object_get(a, "w2s_version")) {
+		fprintf(out, "  written by w2s %s (git %s)", str(a, "w2s_version"), str(a, "git_rev"));
+		if (json_is_integer(json_object_get(a, "world_size")))
+			fprintf(out, " on %lld rank%s", integer(a, "world_size"),
+				integer(a, "world_size") == 1 ? "" : "s");
+		if (isfinite(num(a, "wall_seconds")))
+			fprintf(out, " in %.1f s", num(a, "wall_seconds"));
+		fprintf(out, "; BLIS kernels %s\n", str(a, "blis_arch"));
+	}
+	if (json_object_get(a, "libraries"))
+		fprintf(out, "  libraries: %s\n", str(a, "libraries"));
+}
+
+static const char *split_order[] = {"weak_train", "transfer", "val", "test"};
+
+/* Rows per split, in pipeline order, then any other split. */
+static void print_rows(FILE *out, const json_t *rows)
+{
+	const char *sep = "";
+	for (size_t i = 0; i < 4; i++) {
+		const json_t *v = json_object_get(rows, split_order[i]);
+		if (v) {
+			fprintf(out, "%s%s %lld", sep, split_order[i], (long long)json_integer_value(v));
+			sep = ", ";
+		}
+	}
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)rows, key, v)
+	{
+		bool known = false;
+		for (size_t i = 0; i < 4; i++)
+			known |= !strcmp(key, split_order[i]);
+		if (!known) {
+			fprintf(out, "%s%s %lld", sep, key, (long long)json_integer_value(v));
+			sep = ", ";
+		}
+	}
+}
+
+static void print_view_recipe(FILE *out, const json_t *v)
+{
+	long long z = integer(v, "z"), u = integer(v, "u");
+	double noise = num(v, "noise");
+	if (noise > 0)
+		fprintf(out, "z[:%lld] + %g * u[:%lld]", z, noise, u);
+	else if (u > 0)
+		fprintf(out, "(z[:%lld], u[:%lld])", z, u);
+	else
+		fprintf(out, "z[:%lld]", z);
+}
+
+static void print_config(FILE *out, const json_t *cfg)
+{
+	if (!json_is_object(cfg))
+		return;
+	const json_t *data = json_object_get(cfg, "data");
+	const char *task = str(data, "task");
+	const json_t *tspec = json_object_get(data, task);
+	fprintf(out, "\nconfig: %s task, seed %lld, %lld classes\n", task, integer(cfg, "seed"),
+		integer(tspec, "classes"));
+	fprintf(out, "  rows: ");
+	print_rows(out, json_object_get(data, "rows"));
+	fputc('\n', out);
+	if (!strcmp(task, "latent")) {
+		fprintf(out, "  latent: signal z of %lld, nuisance u of %lld dimensions\n  views: ",
+			integer(tspec, "signal"), integer(tspec, "nuisance"));
+		const char *key, *sep = "";
+		const json_t *v;
+		json_object_foreach(json_object_get(tspec, "views"), key, v)
+		{
+			fprintf(out, "%s%s = ", sep, key);
+			print_view_recipe(out, v);
+			sep = "; ";
+		}
+		fputc('\n', out);
+	} else if (!strcmp(task, "teacher")) {
+		fprintf(out, "  teacher: a random %s network, depth %lld, width %lld, on %lld inputs\n",
+			str(tspec, "activation"), integer(tspec, "depth"), integer(tspec, "width"),
+			integer(tspec, "dim"));
+	}
+	const json_t *w2s = json_object_get(cfg, "w2s"), *models = json_object_get(cfg, "models");
+	fprintf(out, "  models: ");
+	/* The weak model, the strong ones in config order, then the rest
+	 * (the JSON has them sorted by name). */
+	const json_t *strong = json_object_get(w2s, "strong");
+	const char *order[64];
+	size_t n = 0;
+	order[n++] = str(w2s, "weak");
+	for (size_t i = 0; i < json_array_size(strong) && n < 64; i++)
+		order[n++] = json_string_value(json_array_get(strong, i));
+	const char *key;
+	const json_t *m;
+	json_object_foreach((json_t *)models, key, m)
+	{
+		bool listed = false;
+		for (size_t i = 0; i < n; i++)
+			listed |= order[i] && !strcmp(order[i], key);
+		if (!listed && n < 64)
+			order[n++] = key;
+	}
+	for (size_t j = 0; j < n; j++) {
+		m = json_object_get(models, order[j]);
+		if (!m)
+			continue;
+		const json_t *hidden = json_object_get(m, "hidden");
+		fprintf(out, "%s%s (", j ? ", " : "", order[j]);
+		if (json_array_size(hidden) == 0) {
+			fprintf(out, "linear");
+		} else {
+			fprintf(out, "MLP ");
+			for (size_t i = 0; i < json_array_size(hidden); i++)
+				fprintf(out, "%s%lld", i ? "x" : "",
+					(long long)json_integer_value(json_array_get(hidden, i)));
+			fprintf(out, " %s", str(m, "activation"));
+		}
+		fprintf(out, " on view %s)", str(m, "view"));
+	}
+	fprintf(out, "\n  weak-to-strong: %s teaches ", str(w2s, "weak"));
+	for (size_t i = 0; i < json_array_size(strong); i++)
+		fprintf(out, "%s%s", i ? ", " : "", json_string_value(json_array_get(strong, i)));
+	fprintf(out, " with loss %s\n", str(w2s, "loss"));
+}
+
+static void print_data(FILE *out, const json_t *doc)
+{
+	const char *key;
+	const json_t *v;
+	const json_t *views = json_object_get(doc, "views");
+	if (json_object_size(views)) {
+		fprintf(out, "\nviews (/views/<name>, one row per sample):\n");
+		json_object_foreach((json_t *)views, key, v)
+		{
+			char shape[64];
+			snprintf(shape, sizeof shape, "%lld x %lld", integer(v, "rows"), integer(v, "cols"));
+			fprintf(out, "  %-12s %-16s %-8s", key, shape, str(v, "dtype"));
+			if (json_object_get(v, "z")) {
+				fprintf(out, " ");
+				print_view_recipe(out, v);
+			}
+			fputc('\n', out);
+		}
+	}
+	const json_t *t = json_object_get(doc, "target");
+	if (t) {
+		const json_t *counts = json_object_get(t, "class_counts");
+		fprintf(out, "target (/target): %lld rows, %s", integer(t, "rows"), str(t, "dtype"));
+		if (json_array_size(counts)) {
+			double rows = (double)integer(t, "rows");
+			fprintf(out, ", %zu classes:", json_array_size(counts));
+			for (size_t i = 0; i < json_array_size(counts); i++) {
+				long long c = (long long)json_integer_value(json_array_get(counts, i));
+				fprintf(out, " %s%zu: %lld (%.1f%%)", i ? "| " : "", i, c,
+					rows > 0 ? 100.0 * (double)c / rows : 0.0);
+			}
+		}
+		fputc('\n', out);
+	}
+	const json_t *splits = json_object_get(doc, "splits");
+	if (json_object_size(splits)) {
+		fprintf(out, "splits (/splits/<name>, row indices):\n");
+		/* Pipeline order first, then any other split. */
+		for (size_t i = 0; i < 4; i++) {
+			v = json_object_get(splits, split_order[i]);
+			if (v)
+				fprintf(out, "  %-12s %8lld rows  (rows %lld..%lld)\n", split_order[i],
+					integer(v, "rows"), integer(v, "first"), integer(v, "last"));
+		}
+		json_object_foreach((json_t *)splits, key, v)
+		{
+			bool known = false;
+			for (size_t i = 0; i < 4; i++)
+				known |= !strcmp(key, split_order[i]);
+			if (!known)
+				fprintf(out, "  %-12s %8lld rows\n", key, integer(v, "rows"));
+		}
+	}
+}
+
+static void print_run(FILE *out, const json_t *doc)
+{
+	const char *key;
+	const json_t *v;
+	const json_t *models = json_object_get(doc, "models");
+	if (json_object_size(models)) {
+		fprintf(out, "\nmodels (/models/<name>/params, one flat float32 buffer each):\n");
+		size_t n;
+		const char **keys = pipeline_order(models, doc, &n);
+		for (size_t j = 0; j < n; j++) {
+			key = keys[j];
+			v = json_object_get(models, key);
+			char widths[256] = "";
+			const json_t *w = json_object_get(v, "widths");
+			for (size_t i = 0; i < json_array_size(w); i++) {
+				size_t len = strlen(widths);
+				snprintf(widths + len, sizeof widths - len, "%s%lld", i ? "-" : "",
+					 (long long)json_integer_value(json_array_get(w, i)));
+			}
+			const char *act = str(v, "activation");
+			fprintf(out, "  %-20s view %-10s widths %-16s %-6s %10lld parameters\n", key,
+				str(v, "view"), widths, strcmp(act, "none") ? act : "linear",
+				integer(v, "params"));
+		}
+		free(keys);
+	}
+	const json_t *labels = json_object_get(doc, "labels");
+	if (json_object_size(labels)) {
+		fprintf(out, "labels (/labels/<name>/<split>/{logit,prob,pred}):\n");
+		size_t n;
+		const char **keys = pipeline_order(labels, doc, &n);
+		for (size_t j = 0; j < n; j++) {
+			key = keys[j];
+			v = json_object_get(labels, key);
+			fprintf(out, "  %-20s", key);
+			const char *split, *sep = " ";
+			const json_t *rows;
+			json_object_foreach((json_t *)v, split, rows)
+			{
+				fprintf(out, "%s%s (%lld rows)", sep, split,
+					(long long)json_integer_value(rows));
+				sep = ", ";
+			}
+			fputc('\n', out);
+		}
+		free(keys);
+	}
+}
+
+static void print_metrics(FILE *out, const json_t *doc)
+{
+	const json_t *traces = json_object_get(doc, "traces");
+	if (!json_object_size(traces))
+		return;
+	fprintf(out, "\ntraces (/trace/<name>/{step,epoch,loss,acc,lr,grad_norm,seconds,"
+		     "samples_per_s,val_acc}),\nlast point of each:\n");
+	fprintf(out, "  %-20s %7s %8s %7s %9s %7s %7s %9s %9s\n", "model", "points", "step", "epoch",
+		"loss", "acc", "val_acc", "lr", "seconds");
+	size_t n;
+	const char **keys = pipeline_order(traces, doc, &n);
+	for (size_t j = 0; j < n; j++) {
+		const char *key = keys[j];
+		const json_t *t = json_object_get(traces, key);
+		if (integer(t, "points") == 0) {
+			fprintf(out, "  %-20s %7d  (no point yet)\n", key, 0);
+			continue;
+		}
+		char val[16] = "-";
+		if (isfinite(num(t, "val_acc")))
+			snprintf(val, sizeof val, "%.4f", num(t, "val_acc"));
+		fprintf(out, "  %-20s %7lld %8lld %7.2f %9.4f %7.4f %7s %9.2e %9.2f\n", key,
+			integer(t, "points"), integer(t, "step"), num(t, "epoch"), num(t, "loss"),
+			num(t, "acc"), val, num(t, "lr"), num(t, "seconds"));
+	}
+	free(keys);
+	fprintf(out, "  (loss and acc: over the training batches since the previous point; a "
+		     "student's acc is its\n   agreement with its teacher's labels; val_acc: the newest "
+		     "evaluation on val, - without one)\n");
+}
+
+static void print_checkpoint(FILE *out, const json_t *doc)
+{
+	const json_t *a = json_object_get(doc, "attributes");
+	fprintf(out, "\ncheckpoint of %s after step %lld (%lld epochs and %lld batches)%s\n",
+		str(a, "model"), integer(a, "step"), integer(a, "epoch"), integer(a, "batch"),
+		integer(a, "final") ? ": training had finished" : ": training goes on from here");
+	fprintf(out, "  %lld parameters in /params, Adam moments in /adam_m and /adam_v; %lld "
+		     "trace rows in /trace\n",
+		integer(a, "nparams"), integer(a, "ntrace"));
+	fprintf(out, "  batch order from seed %lld, stream %lld; written by %lld rank%s after "
+		     "%.1f s of training\n",
+		integer(a, "rng_seed"), integer(a, "rng_stream"), integer(a, "world_size"),
+		integer(a, "world_size") == 1 ? "" : "s", num(a, "seconds"));
+}
+
+static const char *table_words(const char *path)
+{
+	if (!strcmp(path, "results"))
+		return "every model on each split, against ground truth";
+	if (!strcmp(path, "pgr"))
+		return "weak-to-strong on test, PGR = (P_w2s - P_weak) / (P_ceiling - P_weak)";
+	if (!strcmp(path, "cascade/curve"))
+		return "the weak -> strong cascade at each confidence threshold";
+	if (!strcmp(path, "trace"))
+		return "every trace row written so far";
+	if (!strcmp(path, "summary"))
+		return "each strong model's metrics over the seeds";
+	return NULL;
+}
+
+static void cell_text(const json_t *v, char *out, size_t size)
+{
+	if (json_is_string(v))
+		snprintf(out, size, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(out, size, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v) && fabs(json_real_value(v)) < 1e-3 && json_real_value(v) != 0)
+		snprintf(out, size, "%.2e", json_real_value(v)); /* a learning rate near its end */
+	else if (json_is_real(v))
+		snprintf(out, size, "%.4f", json_real_value(v));
+	else
+		snprintf(out, size, "n/a");
+}
+
+/* A table as aligned columns: strings left, numbers right. */
+static void print_table(FILE *out, const char *path, const json_t *rows)
+{
+	const char *words = table_words(path);
+	size_t n = json_array_size(rows);
+	fprintf(out, "\n/%s (%zu row%s)%s%s:\n", path, n, n == 1 ? "" : "s", words ? ": " : "",
+		words ? words : "");
+	if (n == 0)
+		return;
+	const json_t *first = json_array_get(rows, 0);
+	size_t ncols = json_object_size(first);
+	int *width = w2s_xcalloc(ncols, sizeof *width);
+	size_t shown = n < MAX_PRINTED ? n : MAX_PRINTED;
+	char cell[256];
+	const char *key;
+	const json_t *v;
+	size_t k = 0;
+	json_object_foreach((json_t *)first, key, v)
+	{
+		width[k] = (int)strlen(key);
+		for (size_t r = 0; r < shown; r++) {
+			cell_text(json_object_get(json_array_get(rows, r), key), cell, sizeof cell);
+			if ((int)strlen(cell) > width[k])
+				width[k] = (int)strlen(cell);
+		}
+		k++;
+	}
+	fputs("  ", out);
+	k = 0;
+	json_object_foreach((json_t *)first, key, v)
+	{
+		bool left = json_is_string(v);
+		fprintf(out, "%s%*s", k ? "  " : "", left ? -width[k] : width[k], key);
+		k++;
+	}
+	fputc('\n', out);
+	for (size_t r = 0; r < shown; r++) {
+		fputs("  ", out);
+		k = 0;
+		json_object_foreach((json_t *)first, key, v)
+		{
+			cell_text(json_object_get(json_array_get(rows, r), key), cell, sizeof cell);
+			bool left = json_is_string(v);
+			fprintf(out, "%s%*s", k ? "  " : "", left ? -width[k] : width[k], cell);
+			k++;
+		}
+		fputc('\n', out);
+	}
+	if (shown < n)
+		fprintf(out, "  ... %zu more rows (all of them: w2s inspect --json)\n", n - shown);
+	free(width);
+}
+
+static void print_objects(FILE *out, const json_t *objects)
+{
+	size_t n = json_array_size(objects);
+	fprintf(out, "\nobjects (%zu):\n", n);
+	for (size_t i = 0; i < n && i < MAX_PRINTED; i++) {
+		const json_t *o = json_array_get(objects, i);
+		fprintf(out, "  %-40s %s", str(o, "path"), str(o, "type"));
+		const json_t *shape = json_object_get(o, "shape");
+		if (shape) {
+			fprintf(out, " %s (", str(o, "dtype"));
+			for (size_t k = 0; k < json_array_size(shape); k++)
+				fprintf(out, "%s%lld", k ? ", " : "",
+					(long long)json_integer_value(json_array_get(shape, k)));
+			fprintf(out, ")%s%s", json_is_true(json_object_get(o, "extendible"))
+						   ? " extendible"
+						   : "",
+				json_is_true(json_object_get(o, "scale")) ? " dimension scale" : "");
+		}
+		fputc('\n', out);
+	}
+	if (n > MAX_PRINTED)
+		fprintf(out, "  ... %zu more (all of them: w2s inspect --json)\n", n - MAX_PRINTED);
+}
+
+static void print_attributes(FILE *out, const json_t *attrs)
+{
+	const char *name;
+	const json_t *v;
+	if (json_object_size(attrs))
+		fprintf(out, "\nattributes of /:\n");
+	json_object_foreach((json_t *)attrs, name, v)
+	{
+		char text[256];
+		cell_text(v, text, sizeof text);
+		fprintf(out, "  %-20s %s\n", name, text);
+	}
+}
+
+static void print_words(FILE *out, const json_t *doc)
+{
+	const char *kind = json_string_value(json_object_get(doc, "kind"));
+	bool known = kind && (!strcmp(kind, "data") || !strcmp(kind, "run") ||
+			      !strcmp(kind, "metrics") || !strcmp(kind, "checkpoint") ||
+			      !strcmp(kind, "summary"));
+	print_header(out, doc);
+	if (!known)
+		print_attributes(out, json_object_get(doc, "attributes"));
+	print_config(out, json_object_get(doc, "config"));
+	if (kind && !strcmp(kind, "data"))
+		print_data(out, doc);
+	else if (kind && !strcmp(kind, "run"))
+		print_run(out, doc);
+	else if (kind && !strcmp(kind, "metrics"))
+		print_metrics(out, doc);
+	else if (kind && !strcmp(kind, "checkpoint"))
+		print_checkpoint(out, doc);
+	/* The results first, then the PGR, then any other table. */
+	const json_t *tables = json_object_get(doc, "tables");
+	const char *path;
+	const json_t *rows;
+	for (int pass = 0; pass < 3; pass++) {
+		json_object_foreach((json_t *)tables, path, rows)
+		{
+			int rank = !strcmp(path, "results") ? 0 : !strcmp(path, "pgr") ? 1 : 2;
+			if (rank == pass)
+				print_table(out, path, rows);
+		}
+	}
+	if (!known)
+		print_objects(out, json_object_get(doc, "objects"));
+}
+
+enum w2s_status w2s_inspect_file(const char *path, const struct w2s_inspect_opts *opts)
+{
+	FILE *out = opts->out ? opts->out : stdout;
+	json_t *doc = collect(path);
+	if (!doc)
+		return W2S_STATUS_IO;
+	if (opts->json) {
+		char *s = json_dumps(doc, JSON_INDENT(2));
+		W2S_CHECK(s != NULL);
+		fprintf(out, "%s\n", s);
+		free(s);
+	} else {
+		print_words(out, doc);
+	}
+	fflush(out);
+	json_decref(doc);
+	return W2S_STATUS_OK;
+}
+
+int w2s_inspect_main(const struct w2s_comm *c, int argc, char **argv)
+{
+	const char *file = NULL;
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			if (c->rank == 0)
+				fputs(help, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			w2s_log_error("unknown option '%s' for w2s inspect (see w2s inspect --help)",
+				      argv[i]);
+			return w2s_status_exit_code(W2S_STATUS_USAGE);
+		} else if (file) {
+			w2s_log_error("w2s inspect takes one file; found '%s' after '%s'", argv[i],
+				      file);
+			return w2s_status_exit_code(W2S_STATUS_USAGE);
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file) {
+		w2s_log_error("w2s inspect needs a file, e.g. w2s inspect w2s-out/run.h5 "
+			      "(see w2s inspect --help)");
+		return w2s_status_exit_code(W2S_STATUS_USAGE);
+	}
+	/* Rank 0 reads and prints; the others wait for its verdict. */
+	enum w2s_status st = W2S_STATUS_OK;
+	if (c->rank == 0) {
+		struct w2s_inspect_opts opts = {.json = json, .out = stdout};
+		st = w2s_inspect_file(file, &opts);
+	}
+	st = (enum w2s_status)w2s_comm_agree(c, (int)st);
+	return w2s_status_exit_code(st);
+}
