@@ -672,7 +672,7 @@ enum w2s_status w2s_config_load(struct w2s_config *c, const char *path,
 	} else if (root->kind != CFG_MAP) {
 		char buf[80];
 		st = cfg_fail(&x, &root->at,
-			      "expected a map of keys (seed, seeds, data, models, train, w2s, log, checkpoint, kd, cascade, synth) at the top, found %s",
+			      "expected a map of keys (seed, seeds, data, models, train, w2s, log, checkpoint, kd, cascade, synth, select) at the top, found %s",
 			      cfg_node_what(root, buf, sizeof buf));
 		goto cleanup;
 	}
@@ -718,7 +718,8 @@ void w2s_config_free(struct w2s_config *c)
 
 const char *w2s_split_name(enum w2s_split s)
 {
-	static const char *const names[W2S_NSPLITS] = {"weak_train", "transfer", "val", "test"};
+	static const char *const names[W2S_NSPLITS] = {"weak_train", "transfer", "val", "test",
+						       "pool"};
 	if ((int)s < 0 || s >= W2S_NSPLITS)
 		return NULL;
 	return names[s];

@@ -101,6 +101,13 @@ static json_t *key_json(const struct cfg_key *k, const char *base, const struct 
 			json_array_append_new(a, json_string(names[c->synth.train.kind[s]]));
 		return a;
 	}
+	case CFG_T_BANDS: {
+		static const char *const names[] = {"low", "middle", "high", "random"};
+		a = json_array();
+		for (int s = 0; s < c->select.bands.n; s++)
+			json_array_append_new(a, json_string(names[c->select.bands.band[s]]));
+		return a;
+	}
 	case CFG_T_SEEDS:
 		a = json_array();
 		for (int s = 0; s < c->nseeds; s++)

@@ -115,6 +115,7 @@ enum cfg_type {
 	CFG_T_NAMELIST,    /* a struct w2s_name_list of models, possibly empty */
 	CFG_T_SEEDS,       /* seeds: a list of seeds */
 	CFG_T_SYNTH_TRAIN, /* synth.train: a list of synthetic | real | mix */
+	CFG_T_BANDS,       /* select.bands: a list of low | middle | high | random */
 };
 
 struct cfg_section;

@@ -152,6 +152,8 @@ static const struct cfg_key rows_keys[] = {
 	 .meaning = "rows for validation during training"},
 	{"test", CFG_T_INT64, CONF(data.rows[W2S_SPLIT_TEST]), INT_GE(1), .def = "10000",
 	 .meaning = "rows every model is evaluated on"},
+	{"pool", CFG_T_INT64, CONF(data.rows[W2S_SPLIT_POOL]), INT_GE(0), .def = "0",
+	 .meaning = "candidate rows for select; stored after the other splits"},
 };
 static const struct cfg_section rows_section = {rows_keys, sizeof rows_keys / sizeof *rows_keys};
 
@@ -275,6 +277,21 @@ static const struct cfg_key cascade_keys[] = {
 static const struct cfg_section cascade_section = {cascade_keys,
 						   sizeof cascade_keys / sizeof *cascade_keys};
 
+static const char *const band_names[] = {"low", "middle", "high", "random", NULL};
+
+static const struct cfg_key select_keys[] = {
+	{"models", CFG_T_NAMELIST, CONF(select.models), .type_doc = "list of model names",
+	 .def_doc = "[]",
+	 .meaning = "each trains on ground truth of pool rows chosen by the weak model's loss, once per band"},
+	{"fraction", CFG_T_REAL, CONF(select.fraction), .rlo = 0, .rlo_open = true, .rhi = 1,
+	 .def = "0.5", .meaning = "fraction of the pool each band keeps"},
+	{"bands", CFG_T_BANDS, CONF(select.bands), .type_doc = "list of low | middle | high | random",
+	 .def_doc = "[low, middle, high, random]",
+	 .meaning = "which rows by the weak model's loss: lowest, middle, highest, or at random"},
+};
+static const struct cfg_section select_section = {select_keys,
+						  sizeof select_keys / sizeof *select_keys};
+
 static const struct cfg_key synth_keys[] = {
 	{"models", CFG_T_NAMELIST, CONF(synth.models), .type_doc = "list of model names",
 	 .def_doc = "[]",
@@ -318,6 +335,7 @@ static const struct cfg_key top_keys[] = {
 	{"kd", CFG_T_SECTION, 0, .sub = &kd_section},
 	{"cascade", CFG_T_SECTION, 0, .sub = &cascade_section},
 	{"synth", CFG_T_SECTION, 0, .sub = &synth_section},
+	{"select", CFG_T_SECTION, 0, .sub = &select_section},
 };
 const struct cfg_section cfg_top_section = {top_keys, sizeof top_keys / sizeof *top_keys};
 
@@ -976,6 +994,47 @@ static enum w2s_status check_synth(struct cfg_ctx *x, const struct cfg_node *roo
 	return W2S_STATUS_OK;
 }
 
+static enum w2s_status check_select(struct cfg_ctx *x, const struct cfg_node *root,
+				    struct w2s_config *c)
+{
+	char what[80];
+	enum w2s_status st = check_name_list(x, root, "select.models", c, &c->select.models);
+	if (st != W2S_STATUS_OK)
+		return st;
+	const struct cfg_entry *e = cfg_find_path(root, "select.bands");
+	if (e == NULL || e->val->kind == CFG_NULL) {
+		c->select.bands.n = 4;
+		for (int i = 0; i < 4; i++)
+			c->select.bands.band[i] = i;
+	} else {
+		const struct cfg_node *l = e->val;
+		if (l->kind != CFG_SEQ || l->n == 0 || l->n > 4)
+			return cfg_fail(x, &l->at, "select.bands: expected a list of low, middle, high, random, found %s",
+					cfg_node_what(l, what, sizeof what));
+		c->select.bands.n = 0;
+		for (size_t i = 0; i < l->n; i++) {
+			const struct cfg_node *s = l->items[i];
+			int k = -1;
+			for (int j = 0; s->kind == CFG_SCALAR && band_names[j]; j++)
+				if (strcmp(s->text, band_names[j]) == 0)
+					k = j;
+			if (k < 0)
+				return cfg_fail(x, &s->at, "select.bands: found %s (accepted: low, middle, high, random)",
+						cfg_node_what(s, what, sizeof what));
+			for (int j = 0; j < c->select.bands.n; j++)
+				if (c->select.bands.band[j] == k)
+					return cfg_fail(x, &s->at, "select.bands: '%s' is listed twice", s->text);
+			c->select.bands.band[c->select.bands.n++] = k;
+		}
+	}
+	if (c->select.models.n > 0 && c->data.rows[W2S_SPLIT_POOL] < 1) {
+		const struct cfg_entry *m = cfg_find_path(root, "select.models");
+		return cfg_fail(x, &m->val->at,
+				"select.models: selection needs a pool: set data.rows.pool to the number of candidate rows");
+	}
+	return W2S_STATUS_OK;
+}
+
 static enum w2s_status check_cascade(struct cfg_ctx *x, const struct cfg_node *root,
 				     struct w2s_config *c)
 {
@@ -1074,6 +1133,8 @@ enum w2s_status cfg_check(struct cfg_ctx *x, const struct cfg_node *root, struct
 		st = check_synth(x, root, c);
 	if (st == W2S_STATUS_OK)
 		st = check_cascade(x, root, c);
+	if (st == W2S_STATUS_OK)
+		st = check_select(x, root, c);
 	if (st == W2S_STATUS_OK)
 		st = check_size(x, root, c);
 	return st;

@@ -202,7 +202,9 @@ enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, co
 		dset = H5Dcreate2(f->file, path, h5type(t), fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 		bad = dset < 0;
 	}
-	if (!bad) {
+	/* An empty dataset has no storage to write into; rows is the same on
+	 * every rank, so all skip alike. */
+	if (!bad && rows > 0) {
 		select_rows(fspace, rank, begin, count, dims[1]);
 		if (count == 0)
 			H5Sselect_none(mspace);

@@ -15,6 +15,7 @@
 #include "w2s/filter.h"
 #include "w2s/gmm.h"
 #include "w2s/log.h"
+#include "w2s/loss.h"
 #include "w2s/rng.h"
 #include "w2s/task.h"
 
@@ -204,6 +205,89 @@ enum w2s_status stg_synth(struct experiment *x, const struct w2s_mlp *weak)
 		free(sy);
 		free(sx);
 	}
+	return st;
+}
+
+/* ---- selection from a pool ---- */
+
+static const char *const select_roles[] = {"select_low", "select_middle", "select_high",
+					   "select_random"};
+
+enum w2s_status stg_select(struct experiment *x, const struct w2s_mlp *weak)
+{
+	const struct w2s_config *cfg = x->cfg;
+	if (cfg->select.models.n == 0)
+		return W2S_STATUS_OK;
+	const int64_t C = w2s_config_classes(cfg);
+	const struct w2s_model_spec *ws = &cfg->models[x->inst[0].model];
+	int64_t pb, pe, lb, le;
+	w2s_task_split_range(cfg, W2S_SPLIT_POOL, &pb, &pe);
+	const int64_t N = pe - pb;
+	w2s_shard(N, x->c->rank, x->c->size, &lb, &le);
+	const int64_t n = le - lb;
+	float *xs = NULL;
+	int32_t *ys = NULL;
+	enum w2s_status st = stg_agree(x->c, stg_load_rows(x, ws->view, pb + lb, pb + le, &xs, &ys));
+	/* The weak model's loss on each pool row (this rank's shard), then on
+	 * every rank all of them. */
+	float *logit = w2s_xmalloc((size_t)(n * C + 1) * sizeof *logit);
+	float *mine = w2s_xmalloc((size_t)(n + 1) * sizeof *mine);
+	float *loss = w2s_xmalloc((size_t)N * sizeof *loss);
+	if (st == W2S_STATUS_OK) {
+		w2s_train_predict(weak, xs, n, 1024, logit, NULL, NULL);
+		for (int64_t r = 0; r < n; r++)
+			mine[r] = (float)w2s_loss_xent_hard(logit + r * C, ys + r, 1, (size_t)C, 0.0f,
+							    NULL);
+		w2s_comm_allgather_shards(x->c, mine, N, sizeof *mine, loss);
+	}
+	uint8_t *kept = w2s_xmalloc((size_t)N);
+	int64_t *rows = w2s_xmalloc((size_t)N * sizeof *rows);
+	for (int k = 0; k < cfg->select.models.n && st == W2S_STATUS_OK; k++) {
+		const char *model = cfg->select.models.name[k];
+		for (int b = 0; b < cfg->select.bands.n && st == W2S_STATUS_OK; b++) {
+			int band = cfg->select.bands.band[b];
+			struct w2s_filter_select_opts o = {
+				.band = (enum w2s_filter_band)band,
+				.fraction = cfg->select.fraction,
+				.seed = cfg->seed,
+				.stream = W2S_STREAM_VIEW + 8192 + (uint32_t)k,
+			};
+			w2s_filter_select(loss, N, &o, kept);
+			struct stg_rows sub = {.subset = rows};
+			sub.nsubset = w2s_filter_rows(kept, N, rows);
+			int i = stg_find_instance(x, select_roles[band], model);
+			struct w2s_mlp m = {0};
+			double secs = 0;
+			st = stg_train_instance(x, i, W2S_SPLIT_POOL, NULL, 0, &sub, &m, &secs);
+			if (st == W2S_STATUS_OK)
+				st = stg_label_split(x, i, &m, W2S_SPLIT_TEST, secs, NULL, NULL, NULL,
+						     NULL);
+			w2s_mlp_free(&m);
+		}
+		/* Each band against random, on test. */
+		const struct result_row *rnd = NULL;
+		char name[W2S_NAME_MAX + 16];
+		snprintf(name, sizeof name, "select_random.%s", model);
+		rnd = stg_find_result(x, name, "test");
+		for (int b = 0; b < cfg->select.bands.n && st == W2S_STATUS_OK; b++) {
+			snprintf(name, sizeof name, "%s.%s", select_roles[cfg->select.bands.band[b]],
+				 model);
+			const struct result_row *r = stg_find_result(x, name, "test");
+			if (rnd)
+				w2s_log_info("select %s: %s band of the pool by %s's loss: test accuracy "
+					     "%.4f (random: %.4f, %+.4f)",
+					     model, w2s_filter_band_name((enum w2s_filter_band)cfg->select.bands.band[b]),
+					     x->inst[0].name, r->accuracy, rnd->accuracy,
+					     r->accuracy - rnd->accuracy);
+		}
+	}
+	free(rows);
+	free(kept);
+	free(loss);
+	free(mine);
+	free(logit);
+	free(ys);
+	free(xs);
 	return st;
 }
 

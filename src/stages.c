@@ -377,6 +377,8 @@ static enum w2s_status run_models(struct experiment *x)
 				     &x->cascade.n[W2S_SPLIT_TEST], &x->cascade.seconds_small);
 	if (st == W2S_STATUS_OK)
 		st = stg_synth(x, &weak);
+	if (st == W2S_STATUS_OK)
+		st = stg_select(x, &weak);
 	w2s_mlp_free(&weak);
 
 	/* A chain: each link learns the previous one's labels and labels the
@@ -647,6 +649,12 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 	if (cfg->w2s.filter.method != W2S_FILTER_NONE)
 		for (int s = 0; s < cfg->w2s.nstrong; s++)
 			stg_add_instance(x, "unfiltered", cfg->w2s.strong[s]);
+	static const char *const select_roles[] = {"select_low", "select_middle", "select_high",
+						   "select_random"};
+	for (int k = 0; k < cfg->select.models.n; k++)
+		for (int b = 0; b < cfg->select.bands.n; b++)
+			stg_add_instance(x, select_roles[cfg->select.bands.band[b]],
+					 cfg->select.models.name[k]);
 	static const char *const synth_roles[] = {"synth_synthetic", "synth_real", "synth_mix"};
 	for (int k = 0; k < cfg->synth.models.n; k++)
 		for (int t = 0; t < cfg->synth.train.n; t++)

@@ -49,8 +49,8 @@ struct pgr_row {
 
 
 /* weak, student/ceiling per chain and strong model, unfiltered students,
- * kd and three synth sets per model */
-#define W2S_MAX_INSTANCES (1 + 3 * 2 * W2S_MAX_MODELS + 4 * W2S_MAX_MODELS)
+ * kd, three synth sets and four select bands per model */
+#define W2S_MAX_INSTANCES (1 + 3 * 2 * W2S_MAX_MODELS + 8 * W2S_MAX_MODELS)
 
 struct experiment {
 	const struct w2s_comm *c;
@@ -161,6 +161,9 @@ enum w2s_status stg_filter(struct experiment *x, const char *model, const struct
 /* Collective, with the weak model still at hand: fits the generators, draws
  * the synthetic rows and trains the synth instances; results rows. */
 enum w2s_status stg_synth(struct experiment *x, const struct w2s_mlp *weak);
+/* Collective, with the weak model still at hand: scores the pool rows by
+ * the weak model's loss and trains each select model on each band. */
+enum w2s_status stg_select(struct experiment *x, const struct w2s_mlp *weak);
 /* Collective: the cascade curve on val and test, the chosen threshold,
  * /cascade in run.h5 and a printed line. */
 enum w2s_status stg_cascade(struct experiment *x);

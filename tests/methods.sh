@@ -126,6 +126,10 @@ run knn --set w2s.filter.method=knn --set w2s.filter.keep=0.75 --set w2s.filter.
 # Synthetic rows from mixtures fitted in the weak view, relabelled by the
 # weak model; "real" is the weak model's own training, so it must equal it.
 run synth --set 'synth.models=[weak]' --set synth.label=weak --set synth.rows=500
+# Selection from a pool by the weak model's loss: with fraction 1 every band
+# keeps every row in order, so all four train the same model.
+run selall --set data.rows.pool=300 --set 'select.models=[mlp]' --set select.fraction=1
+run select --set data.rows.pool=600 --set 'select.models=[mlp]' --set select.fraction=0.5
 py "$TMP" <<'PY' || fail "filter, synth or cascade"
 import sys, h5py, numpy as np
 d = sys.argv[1]
@@ -170,5 +174,14 @@ with h5py.File(f"{d}/synth/run.h5", "r") as f:
     if not np.isclose(c["flops"][-1], small_flops + large_flops, rtol=1e-12):
         sys.exit("the cost of deferring everything is not both models' cost")
     print(f"cascade {small} -> {large}: endpoints exact; chosen threshold {cv.attrs['chosen_threshold']:.3f}")
+bands = ("low", "middle", "high", "random")
+with h5py.File(f"{d}/selall/run.h5", "r") as f:
+    p = [f[f"models/select_{b}.mlp/params"][()] for b in bands]
+    if not all(np.array_equal(p[0], q) for q in p[1:]):
+        sys.exit("with fraction 1 the bands trained different models")
+with h5py.File(f"{d}/select/run.h5", "r") as f:
+    res = {r["model"].decode(): r["accuracy"] for r in f["results"][()] if r["split"] == b"test"}
+    line = ", ".join(f"{b} {res['select_' + b + '.mlp']:.3f}" for b in bands)
+print(f"select: fraction 1 is the same model in every band; half the pool: {line}")
 PY
 echo "methods: ok"

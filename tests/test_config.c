@@ -445,7 +445,7 @@ static void bad_set_forms_are_refused_naming_the_override(void **state)
 		{"=1", "--set '=1': expected KEY=VALUE"},
 		{"a..b=1", "--set 'a..b=1': expected KEY=VALUE with KEY like train.lr"},
 		{"trian.lr=1",
-		 "--set trian.lr=1: unknown key 'trian' (accepted: seed, seeds, data, models, train, w2s, log, checkpoint, kd, cascade, synth)"},
+		 "--set trian.lr=1: unknown key 'trian' (accepted: seed, seeds, data, models, train, w2s, log, checkpoint, kd, cascade, synth, select)"},
 		{"train.lrr=1", "--set train.lrr=1: unknown key 'lrr' in train (accepted: optimizer,"},
 		{"train.lr=abc", "--set train.lr=abc: train.lr: expected a number > 0, found 'abc'"},
 		{"train.lr=", "--set train.lr=: train.lr: expected a number > 0, found nothing"},
@@ -651,10 +651,10 @@ static void reference_and_doc_name_every_key(void **state)
 {
 	static const char *const keys[] = {
 		"seed", "seeds", "data.task", "data.rows.weak_train", "data.rows.transfer", "data.rows.val",
-		"data.rows.test", "data.latent.signal", "data.latent.nuisance", "data.latent.classes",
-		"data.latent.label_noise", "data.latent.views", "data.latent.views.NAME.z",
-		"data.latent.views.NAME.u", "data.latent.views.NAME.noise", "data.teacher.dim",
-		"data.teacher.width", "data.teacher.depth", "data.teacher.classes",
+		"data.rows.test", "data.rows.pool", "data.latent.signal", "data.latent.nuisance",
+		"data.latent.classes", "data.latent.label_noise", "data.latent.views",
+		"data.latent.views.NAME.z", "data.latent.views.NAME.u", "data.latent.views.NAME.noise",
+		"data.teacher.dim", "data.teacher.width", "data.teacher.depth", "data.teacher.classes",
 		"data.teacher.label_noise", "data.teacher.activation", "models", "models.NAME.view",
 		"models.NAME.hidden", "models.NAME.activation", "models.NAME.probe", "models.NAME.train.KEY",
 		"train.optimizer", "train.lr", "train.lr_min", "train.schedule", "train.warmup",
@@ -665,7 +665,8 @@ static void reference_and_doc_name_every_key(void **state)
 		"w2s.filter.keep", "w2s.filter.k", "w2s.chain", "log.every", "checkpoint.every",
 		"checkpoint.keep", "kd.models", "kd.temperature", "kd.weight", "cascade.enabled",
 		"cascade.large", "cascade.score", "cascade.thresholds", "cascade.tolerance", "synth.models",
-		"synth.rows", "synth.components", "synth.label", "synth.train",
+		"synth.rows", "synth.components", "synth.label", "synth.train", "select.models",
+		"select.fraction", "select.bands",
 	};
 	const char *ref = w2s_config_reference();
 	int lines = count_of(ref, "\n");

@@ -38,6 +38,7 @@ enum w2s_split {
 	W2S_SPLIT_TRANSFER,
 	W2S_SPLIT_VAL,
 	W2S_SPLIT_TEST,
+	W2S_SPLIT_POOL,  /* candidates a small model selects from (0 rows unless select is used) */
 	W2S_NSPLITS,
 };
 const char *w2s_split_name(enum w2s_split s);
@@ -175,6 +176,14 @@ struct w2s_config {
 		int64_t thresholds;       /* grid size */
 		double tolerance;         /* accuracy the cheapest threshold may give up on val */
 	} cascade;
+	struct {
+		struct w2s_name_list models; /* each trains on ground truth of pool rows the weak model selected */
+		double fraction;             /* of the pool kept by each band */
+		struct {
+			int n;
+			int band[4];         /* enum w2s_filter_band: low, middle, high, random */
+		} bands;
+	} select;
 	struct {
 		struct w2s_name_list models; /* each trains on synthetic, real or mixed rows */
 		int64_t rows;                /* synthetic rows drawn */
