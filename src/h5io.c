@@ -595,6 +595,24 @@ enum w2s_status w2s_trace_create(struct w2s_trace *t, const char *path,
 		}
 		if (st != W2S_STATUS_OK)
 			break;
+		/* Units and names let xarray label plots by itself. */
+		static const char *const units[W2S_TRACE_FIELDS] = {
+			"1", "1", "nats", "1", "1", "1", "s", "1/s", "1"};
+		static const char *const long_names[W2S_TRACE_FIELDS] = {
+			"optimizer step", "epoch", "training loss (mean since the previous row)",
+			"training accuracy against the targets (mean since the previous row)",
+			"learning rate", "gradient norm before clipping", "seconds since training began",
+			"training samples per second", "accuracy on val (newest evaluation)"};
+		hid_t str = vlen_utf8();
+		for (int k = 0; k < W2S_TRACE_FIELDS && st == W2S_STATUS_OK; k++) {
+			snprintf(g, sizeof g, "/trace/%s/%s", names[i], trace_fields[k]);
+			st = write_attr(&tmp, t->file, g, "units", str, &units[k]);
+			if (st == W2S_STATUS_OK)
+				st = write_attr(&tmp, t->file, g, "long_name", str, &long_names[k]);
+		}
+		H5Tclose(str);
+		if (st != W2S_STATUS_OK)
+			break;
 		H5DSset_scale(t->dset[i][0], "step");
 		for (int k = 1; k < W2S_TRACE_FIELDS; k++)
 			H5DSattach_scale(t->dset[i][k], t->dset[i][0], 0);
