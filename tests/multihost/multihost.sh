@@ -9,6 +9,8 @@
 #   - data.h5 and run.h5 are written collectively by both hosts: strace on
 #     each host records which bytes its processes wrote, and each host wrote
 #     the rows its ranks own;
+#   - a run that loses host2 is finished by --resume on host1 alone, bit-identical
+#     to an uninterrupted run with the same number of ranks;
 #   - killing the ranks of one host, or the whole host, ends the job on the
 #     other, with a non-zero exit, within a bounded time;
 # and measures a 16 MiB float allreduce between hosts and within one host.
@@ -119,6 +121,39 @@ kill_host2() {
 }
 kill_host2 ranks
 kill_host2 host
+
+# ---- a run that loses host2 mid-training is finished with --resume on
+# host1 alone, with the same number of ranks: its parameters and labels are
+# bit-identical to a run never interrupted.
+t=$(now)
+set -- --set train.epochs=40 --set checkpoint.every=20 --quiet
+MH_TIMEOUT=120 mh_mpirun "$H1:1,$H2:1" -n 2 "$W2S" run "$TMP/small.yaml" "$@" \
+	--out "$TMP/lost" </dev/null >"$TMP/lost.log" 2>&1 &
+job=$!
+i=0
+until [ "$(ls "$TMP/lost/ckpt" 2>/dev/null | grep -c '\.h5$')" -ge 4 ]; do
+	i=$((i + 1))
+	[ $i -le 600 ] || { cat "$TMP/lost.log"; fail "resume: no checkpoints within 60 s"; }
+	kill -0 "$job" 2>/dev/null || { cat "$TMP/lost.log"; fail "resume: the run ended before host2 was lost"; }
+	sleep 0.1
+done
+kill -KILL $(ip netns pids "$(mh_ns 2)")
+wait "$job" 2>/dev/null && fail "resume: the job exited 0 after host2 was lost"
+MH_TIMEOUT=120 mh_mpirun "$H1:2" -n 2 "$W2S" run "$TMP/small.yaml" "$@" --out "$TMP/lost" \
+	--resume </dev/null >"$TMP/resumed.log" 2>&1 || { cat "$TMP/resumed.log"; fail "resume on host1"; }
+MH_TIMEOUT=120 mh_mpirun "$H1:2" -n 2 "$W2S" run "$TMP/small.yaml" "$@" --out "$TMP/whole" \
+	</dev/null >"$TMP/whole.log" 2>&1 || { cat "$TMP/whole.log"; fail "uninterrupted run on host1"; }
+"$PYTHON3" - "$TMP/lost/run.h5" "$TMP/whole/run.h5" <<'PY' || fail "the resumed run differs from an uninterrupted one"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) and n.startswith(("models", "labels")) else None)
+for n in names:
+    if not np.array_equal(a[n][()], b[n][()]):
+        sys.exit(f"{n} differs")
+print(f"resume on host1 after losing host2: {len(names)} parameter and label datasets bit-identical")
+PY
+echo "lost host2 after $(ls "$TMP/lost/ckpt" | wc -l) checkpoint files; finished on host1 ($(since "$t") s)"
 
 # ---- allreduce of 16 MiB floats: between the hosts, then within one
 t=$(now)
