@@ -3,8 +3,14 @@
  */
 #include "w2s/common.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "w2s/log.h"
 
 int w2s_status_exit_code(enum w2s_status s)
 {
@@ -49,4 +55,39 @@ int w2s_mul_size(size_t a, size_t b, size_t *out)
 		return -1;
 	*out = a * b;
 	return 0;
+}
+
+int w2s_mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+enum w2s_status w2s_write_file_atomic(const char *path, const char *text, unsigned mode)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	int bad = f == NULL;
+	if (f) {
+		bad = fputs(text, f) < 0;
+		bad |= fclose(f) != 0;
+	}
+	if (!bad && mode != 0)
+		bad = chmod(tmp, (mode_t)mode) != 0;
+	if (bad || rename(tmp, path) != 0) {
+		w2s_log_error_local("cannot write '%s': %s", path, strerror(errno));
+		unlink(tmp);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
 }

@@ -34,23 +34,6 @@ double w2s_pgr(double p_weak, double p_w2s, double p_ceiling)
 
 /* ---- output folder ---- */
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 void stg_join(char *out, size_t size, const char *dir, const char *name)
 {
 	snprintf(out, size, "%s/%s", dir, name);
@@ -64,25 +47,6 @@ void stg_set_field(char *dst, size_t size, const char *src)
 		n = size - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
-}
-
-/* Rank 0: writes text to path through a temporary file and a rename. */
-static int write_file_atomic(const char *path, const char *text)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	int bad = f == NULL;
-	if (f) {
-		bad = fputs(text, f) < 0;
-		bad |= fclose(f) != 0;
-	}
-	if (bad || rename(tmp, path) != 0) {
-		w2s_log_error_local("cannot write '%s': %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
 }
 
 /* Rank 0 only: renames a file written under path.tmp to path. */
@@ -126,7 +90,7 @@ enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s
 	char path[4096];
 	int flags[2] = {0, 0}; /* folder could not be made; guard exists */
 	if (c->rank == 0) {
-		if (mkdir_p(out) != 0) {
+		if (w2s_mkdir_p(out) != 0) {
 			w2s_log_error_local("cannot create output folder '%s': %s", out,
 					    strerror(errno));
 			flags[0] = 1;
@@ -158,7 +122,7 @@ enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s
 		stg_join(ckpt, sizeof ckpt, out, "ckpt");
 		w2s_ckpt_remove_all(c, ckpt);
 	}
-	int bad = c->rank == 0 && write_file_atomic(path, cfg->yaml) != 0;
+	int bad = c->rank == 0 && w2s_write_file_atomic(path, cfg->yaml, 0) != W2S_STATUS_OK;
 	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
 }
 

@@ -117,48 +117,11 @@ void w2s_sweep_set_text(const struct w2s_sweep *w, int64_t t, int k, char *buf, 
 
 /* ---- files */
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static bool exists(const char *dir, const char *name)
 {
 	char path[4400];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	return access(path, F_OK) == 0;
-}
-
-/* Writes text as path through path.tmp and a rename, so a reader never
- * sees half a file.  Keeps one local message on failure. */
-static enum w2s_status write_file(const char *path, const char *text, mode_t mode)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	int bad = f == NULL;
-	if (f) {
-		bad = fputs(text, f) < 0;
-		bad |= fclose(f) != 0;
-	}
-	if (!bad && mode != 0)
-		bad = chmod(tmp, mode) != 0;
-	if (bad || rename(tmp, path) != 0) {
-		w2s_log_error_local("cannot write '%s': %s", path, strerror(errno));
-		unlink(tmp);
-		return W2S_STATUS_IO;
-	}
-	return W2S_STATUS_OK;
 }
 
 static char *read_small(const char *path)
@@ -299,7 +262,7 @@ static enum w2s_status write_sbatch(const struct w2s_sweep_opts *o, const struct
 		w2s, dir);
 	W2S_CHECK(fclose(f) == 0);
 	snprintf(path, sizeof path, "%s/sweep.sbatch", dir);
-	enum w2s_status st = write_file(path, text, 0755);
+	enum w2s_status st = w2s_write_file_atomic(path, text, 0755);
 	free(text);
 	return st;
 }
@@ -356,7 +319,7 @@ enum w2s_status w2s_sweep_write(const struct w2s_comm *c, const struct w2s_sweep
 	/* The folder, made by rank 0; the others wait for the verdict. */
 	if (c->rank == 0) {
 		snprintf(path, sizeof path, "%s/trials", o->out);
-		if (mkdir_p(path) != 0) {
+		if (w2s_mkdir_p(path) != 0) {
 			w2s_log_error_local("cannot create sweep folder '%s': %s", o->out,
 					    strerror(errno));
 			st = W2S_STATUS_IO;
@@ -398,7 +361,7 @@ enum w2s_status w2s_sweep_write(const struct w2s_comm *c, const struct w2s_sweep
 			size_t n = strlen(spec.base_yaml) + strlen(spec_abs) + 64;
 			char *text = w2s_xmalloc(n);
 			snprintf(text, n, "# base: of %s\n%s", spec_abs, spec.base_yaml);
-			st = write_file(base_path, text, 0);
+			st = w2s_write_file_atomic(base_path, text, 0);
 			free(text);
 		}
 		st = (enum w2s_status)w2s_comm_agree(c, (int)st);
@@ -437,13 +400,13 @@ enum w2s_status w2s_sweep_write(const struct w2s_comm *c, const struct w2s_sweep
 				w2s_sweep_set_text(&w, t, k, set_text + (size_t)k * SET_MAX, SET_MAX);
 			st = w2s_config_load(&cfg, base, sets, w.nkeys);
 			snprintf(path, sizeof path, "%s/trials/%lld", dir, (long long)t);
-			if (st == W2S_STATUS_OK && mkdir_p(path) != 0) {
+			if (st == W2S_STATUS_OK && w2s_mkdir_p(path) != 0) {
 				w2s_log_error_local("cannot create '%s': %s", path, strerror(errno));
 				st = W2S_STATUS_IO;
 			}
 			snprintf(path, sizeof path, "%s/trials/%lld/config.yaml", dir, (long long)t);
 			if (st == W2S_STATUS_OK)
-				st = write_file(path, cfg.yaml, 0);
+				st = w2s_write_file_atomic(path, cfg.yaml, 0);
 			w2s_config_free(&cfg);
 		}
 		/* A copy of the spec, unless it is that file already. */
@@ -451,7 +414,7 @@ enum w2s_status w2s_sweep_write(const struct w2s_comm *c, const struct w2s_sweep
 		snprintf(copy, sizeof copy, "%s/sweep.yaml", dir);
 		char *text = st == W2S_STATUS_OK ? read_small(spec_abs) : NULL;
 		if (text && !(realpath(copy, real) && !strcmp(real, spec_abs)))
-			st = write_file(copy, text, 0);
+			st = w2s_write_file_atomic(copy, text, 0);
 		free(text);
 		snprintf(path, sizeof path, "%s/sweep.json", dir);
 		if (st == W2S_STATUS_OK)

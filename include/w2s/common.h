@@ -46,6 +46,14 @@ void *w2s_xmalloc(size_t bytes);
 void *w2s_xcalloc(size_t count, size_t size);
 char *w2s_xstrdup(const char *s);
 
+/* Makes a folder and its parents (like mkdir -p); 0, or -1 with errno. */
+int w2s_mkdir_p(const char *path);
+
+/* Writes text to path through path.tmp and a rename, so a reader never sees
+ * half a file; mode 0 keeps the default permissions.  Returns
+ * W2S_STATUS_IO after keeping one message (w2s_log_error_local). */
+enum w2s_status w2s_write_file_atomic(const char *path, const char *text, unsigned mode);
+
 /* *out = a * b; returns 0, or -1 (leaving *out untouched) on overflow. */
 int w2s_mul_size(size_t a, size_t b, size_t *out);
 
