@@ -338,7 +338,7 @@ def figure_curves(run):
     return fig
 
 
-CASCADE_COLUMNS = ("threshold", "defer_rate", "accuracy", "flops")
+CASCADE_COLUMNS = ("threshold", "defer_rate", "accuracy", "flops_saving")
 
 
 def cascade_rows(run):
@@ -360,10 +360,18 @@ def cascade_rows(run):
     return out
 
 
+def cascade_cost(cols):
+    """FLOPs per query as a fraction of the large model's alone: the cost
+    axis.  Relative, so that it reads the same for models of any size (and
+    its ticks stay short): 1 - flops_saving."""
+    return 1 - np.asarray(cols["flops_saving"], dtype=float)
+
+
 def figure_cascade(run):
-    """The cascade on test (val dashed): accuracy against FLOPs per query,
-    and the share of queries deferred against the threshold, with the
-    threshold chosen on val marked; None when the run has no cascade."""
+    """The cascade on test (val dashed): accuracy against relative FLOPs
+    per query, and the share of queries deferred against the threshold,
+    with the threshold chosen on val marked; None when the run has no
+    cascade."""
     rows = run.tables.get("cascade/curve")
     if not rows:
         return None
@@ -380,8 +388,9 @@ def figure_cascade(run):
     for c, split, ls in ((cols, "test", "-"), (val, "val", "--")):
         if not c or any(k not in c for k in CASCADE_COLUMNS):
             continue
-        order = np.argsort(c["flops"], kind="stable")
-        ax.plot(c["flops"][order], c["accuracy"][order], color=color, ls=ls, lw=1.4,
+        cost = cascade_cost(c)
+        order = np.argsort(cost, kind="stable")
+        ax.plot(cost[order], c["accuracy"][order], color=color, ls=ls, lw=1.4,
                 marker="o" if ls == "-" else None, ms=2.5, label=split)
         # A threshold above 1 defers every query: it belongs on the cost
         # axis, not on the threshold axis of [0, 1].
@@ -395,9 +404,9 @@ def figure_cascade(run):
     if len(at):
         r = rows[at[0]]
         label = f"chosen on val: {r['accuracy']:.3f},\n{100 * r['defer_rate']:.0f}% deferred"
-        ax.plot([r["flops"]], [r["accuracy"]], "D", color="black", ms=6, label=label)
+        ax.plot(cascade_cost(cols)[at[:1]], [r["accuracy"]], "D", color="black", ms=6, label=label)
         bx.axvline(chosen, color="black", lw=1.0, ls="-.", label=f"chosen: {chosen:.2f}")
-    ax.set_xlabel("FLOPs per query (small model, plus the large one when deferred)")
+    ax.set_xlabel(f"FLOPs per query, as a fraction of {large}'s\n(small model, plus the large one when deferred)")
     ax.set_ylabel("accuracy of the cascade (fraction correct)")
     ax.set_title(f"accuracy against cost\n(dotted: {small} alone, {large} alone)", fontsize=10)
     bx.set_xlabel(f"confidence threshold ({a.get('score', 'score')} of {small}; defer below it)")

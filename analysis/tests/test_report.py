@@ -288,8 +288,11 @@ def test_cascade_figure_shows_the_curves_of_run_h5(run_dir):
         ax, bx = fig.axes[:2]
         lines = {l.get_label(): l for l in ax.get_lines()}
         for name, rows in (("test", test), ("val", val)):
-            order = np.argsort(rows["flops"], kind="stable")
-            np.testing.assert_array_equal(lines[name].get_xdata(), rows["flops"][order])
+            # Cost relative to the large model alone: FLOPs over its FLOPs,
+            # which are the last row's less the small model's (the first).
+            cost = rows["flops"] / (rows["flops"][-1] - rows["flops"][0])
+            order = np.argsort(cost, kind="stable")
+            np.testing.assert_allclose(lines[name].get_xdata(), cost[order], rtol=1e-12)
             np.testing.assert_array_equal(lines[name].get_ydata(), rows["accuracy"][order])
         assert lines["test"].get_linestyle() == "-" and lines["val"].get_linestyle() == "--"
         # The chosen threshold: a marker on the test curve, a vertical line
@@ -298,7 +301,8 @@ def test_cascade_figure_shows_the_curves_of_run_h5(run_dir):
         assert len(chosen) == 1
         marker = [l for l in ax.get_lines() if l.get_marker() == "D"]
         assert len(marker) == 1
-        assert (marker[0].get_xdata()[0], marker[0].get_ydata()[0]) == (chosen["flops"][0], chosen["accuracy"][0])
+        assert marker[0].get_xdata()[0] == pytest.approx(chosen["flops"][0] / (test["flops"][-1] - test["flops"][0]), rel=1e-12)
+        assert marker[0].get_ydata()[0] == chosen["accuracy"][0]
         vertical = [l for l in bx.get_lines() if list(l.get_xdata()) == [a["chosen_threshold"]] * 2]
         assert len(vertical) == 1
         # The threshold axis shows [0, 1]; the one above 1 (defer everything)
@@ -336,7 +340,7 @@ def test_a_cascade_without_its_columns_is_refused_by_name(run_copy):
     with h5py.File(os.path.join(run_copy, "run.h5"), "a") as f:
         del f["cascade/curve"]
         f["cascade/curve"] = np.array([(0.5, 0.9)], dtype=[("threshold", "f8"), ("accuracy", "f8")])
-    with pytest.raises(ValueError, match="lacks the columns defer_rate, flops"):
+    with pytest.raises(ValueError, match="lacks the columns defer_rate, flops_saving"):
         report.figure_cascade(w2sio.load_run(run_copy))
 
 
