@@ -8,17 +8,24 @@ Reads RUN_DIR/run.h5 (results, PGR, optional stage tables), RUN_DIR/metrics.h5
 (default RUN_DIR/report):
 
   results.png   test accuracy of the weak model, each weak-to-strong student
-                and each strong ceiling (and kd model, if any), beside the PGR
-                of each strong model (a chain's students included)
+                (the filtered one, when the run filtered) and each strong
+                ceiling (and kd model, if any), beside the PGR of each strong
+                model (a chain's students included)
   curves.png    training loss and accuracy against step of every model, one
                 column per strong model (its student, ceiling and kd model,
                 and the weak teacher for reference); accuracy on val dashed
                 when the run evaluated it
-  cascade.png   accuracy against cost and deferral against threshold, only
-                when run.h5 holds /cascade/curve
-  report.md     the results and PGR tables, the config in words, the figures
-                (with --csv instead: results.csv, pgr.csv, and one CSV per
-                optional table, numbers at full precision)
+  cascade.png   accuracy against cost and deferral against threshold of the
+                cascade on test (val dashed), the threshold chosen on val
+                marked; only when run.h5 holds /cascade/curve
+  filter.png    PGR of each strong model with and without the filter, and
+                the filter's precision and recall at finding wrong weak
+                labels; only when run.h5 holds /filter
+  report.md     the results and PGR tables, the config in words, the filter
+                and synthetic-data tables and the cascade at a few thresholds
+                when present, the figures (with --csv instead: results.csv,
+                pgr.csv, and one CSV per optional table, numbers at full
+                precision)
 
 --pdf writes the figures as PDF rather than PNG.  Nothing is drawn for a
 stage the run did not have; report.md says what was absent.
@@ -52,8 +59,8 @@ ROLE_WORDS = {
     "ceiling": "ceiling (ground truth, transfer)",
     "kd": "kd (ground truth + distillation from weak)",
 }
-RESULT_COLUMNS = ["model", "role", "base", "view", "split", "n", "accuracy", "loss", "train_seconds"]
-PGR_COLUMNS = ["strong", "weak", "teacher", "p_weak", "p_w2s", "p_ceiling", "pgr"]
+RESULT_COLUMNS = ["model", "role", "base", "view", "split", "n", "accuracy", "loss", "train_seconds", "step"]
+PGR_COLUMNS = ["strong", "weak", "teacher", "filter", "p_weak", "p_w2s", "p_ceiling", "pgr"]
 
 
 def classes(run):
@@ -80,10 +87,21 @@ def model_order(run):
     return [m for m in names if m in run.config.get("models", {})]
 
 
+def student_pgr(run):
+    """One /pgr row per strong model, in file order: that of student.<strong>.
+    A filtered run has a second row per model, filter "none", which is that
+    of unfiltered.<strong>, the same student on every transfer row."""
+    rows = {}
+    for p in run.pgr:
+        if p["strong"] not in rows or p.get("filter", "none") != "none":
+            rows[p["strong"]] = p
+    return list(rows.values())
+
+
 def strong_models(run):
     """The models that have a student and a ceiling: the rows of /pgr (a
     chain's intermediate students included), else the config's list."""
-    return [p["strong"] for p in run.pgr] or run.strong_models()
+    return [p["strong"] for p in student_pgr(run)] or run.strong_models()
 
 
 def teacher_of(run, strong):
@@ -103,6 +121,8 @@ def subtitle(run):
 def fmt(v, digits=4):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
+    if isinstance(v, float) and v != 0 and abs(v) < 10 ** -digits:
+        return f"{v:.{digits - 2}e}"  # seconds per query: 8.82e-08, not 0.0000
     if isinstance(v, float):
         return f"{v:.{digits}f}"
     return str(v)
@@ -169,14 +189,15 @@ def _title(fig, run, what):
 def figure_results(run):
     """Grouped bars of test accuracy (weak, student, ceiling) per strong
     model, and the PGR of each; None when the run has no PGR rows."""
-    if not run.pgr:
+    pgr_rows = student_pgr(run)
+    if not pgr_rows:
         return None
-    names = [p["strong"] for p in run.pgr]
+    names = [p["strong"] for p in pgr_rows]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(max(9.0, 2.4 * len(names) + 5.5), 4.6),
                                  gridspec_kw={"width_ratios": [max(2, len(names)) * 1.1, max(1.4, len(names) * 0.8)]})
     x = np.arange(len(names))
-    series = [("weak", [p["p_weak"] for p in run.pgr]), ("student", [p["p_w2s"] for p in run.pgr]),
-              ("ceiling", [p["p_ceiling"] for p in run.pgr])]
+    series = [("weak", [p["p_weak"] for p in pgr_rows]), ("student", [p["p_w2s"] for p in pgr_rows]),
+              ("ceiling", [p["p_ceiling"] for p in pgr_rows])]
     # A model also trained with distillation from the weak one (kd.models)
     # gets a fourth bar beside its student and ceiling.
     kd = [(run.result(f"kd.{n}") or {}).get("accuracy", math.nan) for n in names]
@@ -195,10 +216,11 @@ def figure_results(run):
     chance = 1.0 / classes(run)
     low = min(chance, float(np.nanmin(np.concatenate(values))))
     ticks = []
-    for n in names:
+    for n, p in zip(names, pgr_rows):
         teacher = teacher_of(run, n)
         ticks.append(f"{n}\n({run.model_words(n)})"
-                     + (f"\nteacher: {teacher}" if teacher != run.weak_model() else ""))
+                     + (f"\nteacher: {teacher}" if teacher != run.weak_model() else "")
+                     + (f"\nfilter: {p['filter']}" if p.get("filter", "none") != "none" else ""))
     ax.set_ylim(max(0.0, math.floor((low - 0.05) * 10) / 10), 1.08)
     ax.axhline(chance, color="black", lw=0.8, ls=":", label=f"chance (1/{classes(run)})")
     ax.set_xticks(x, ticks, fontsize=8.5)
@@ -210,7 +232,7 @@ def figure_results(run):
     order += [i for i in range(len(labels)) if i not in order]
     ax.grid(axis="y", alpha=0.3)
 
-    pgr = np.array([p["pgr"] for p in run.pgr], dtype=float)
+    pgr = np.array([p["pgr"] for p in pgr_rows], dtype=float)
     shown = np.nan_to_num(pgr, nan=0.0)
     bars = bx.bar(x, shown, 0.55, color=ROLE_COLOR["student"])
     bx.bar_label(bars, labels=[fmt(v, 3) for v in pgr], fontsize=8, padding=2)
@@ -316,59 +338,159 @@ def figure_curves(run):
     return fig
 
 
-# Names the cascade's columns may have: the issue's (deferral, cost) and
-# those of struct w2s_cascade_point (defer_rate, flops, seconds).
-CASCADE_DEFERRAL = ("deferral", "defer_rate")
-CASCADE_COST = (("cost", None), ("flops", "FLOPs"), ("seconds", "seconds"))
+CASCADE_COLUMNS = ("threshold", "defer_rate", "accuracy", "flops_saving")
+
+
+def cascade_rows(run):
+    """The test curve's rows that a table shows: every tenth of [0, 1], the
+    threshold chosen on val and any above 1 (which defer every query), with
+    a note on the ends and on the chosen one.  A curve of 16 rows or fewer
+    is shown whole."""
+    rows = run.tables.get("cascade/curve", [])
+    chosen = run.table_attrs.get("cascade/curve", {}).get("chosen_threshold", math.nan)
+    out = []
+    for r in rows:
+        t = r["threshold"]
+        tenth = t <= 1 and abs(10 * t - round(10 * t)) < 1e-9
+        if len(rows) > 16 and not tenth and t != chosen and t <= 1:
+            continue
+        note = ("chosen on val" if t == chosen else "defers all: the large model's accuracy" if t > 1
+                else "defers none: the small model alone" if t == 0 else "")
+        out.append(dict(r, note=note))
+    return out
+
+
+def cascade_cost(cols):
+    """FLOPs per query as a fraction of the large model's alone: the cost
+    axis.  Relative, so that it reads the same for models of any size (and
+    its ticks stay short): 1 - flops_saving."""
+    return 1 - np.asarray(cols["flops_saving"], dtype=float)
 
 
 def figure_cascade(run):
-    """Accuracy against cost and deferral against threshold from
-    /cascade/curve; None when the run has no cascade."""
+    """The cascade on test (val dashed): accuracy against relative FLOPs
+    per query, and the share of queries deferred against the threshold,
+    with the threshold chosen on val marked; None when the run has no
+    cascade."""
     rows = run.tables.get("cascade/curve")
     if not rows:
         return None
     cols = w2sio.columns(rows)
-    deferral = next((c for c in CASCADE_DEFERRAL if c in cols), None)
-    cost, unit = next(((c, u) for c, u in CASCADE_COST if c in cols), (None, None))
-    missing = [name for name, have in (("threshold", "threshold" in cols), ("accuracy", "accuracy" in cols),
-                                       ("deferral or defer_rate", deferral), ("cost, flops or seconds", cost))
-               if not have]
+    missing = [c for c in CASCADE_COLUMNS if c not in cols]
     if missing:
         raise ValueError(f"/cascade/curve lacks the columns {', '.join(missing)}")
-    unit = run.table_attrs.get("cascade/curve", {}).get("cost_unit", unit or "units of /cascade/curve")
-    # A string column (e.g. the strong model) splits the curve into lines.
-    key = next((k for k, v in cols.items() if v.dtype.kind in "US"), None)
-    present = set(cols[key]) if key else set()
-    groups = ([g for g in strong_models(run) if g in present] + sorted(present - set(strong_models(run)))
-              if key else [None])
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.0, 4.4))
-    for g in groups:
-        sel = cols[key] == g if key else np.ones(len(rows), bool)
-        label = g if key else "weak \u2192 strong"
-        order = np.argsort(cols[cost][sel], kind="stable")
-        ax.plot(cols[cost][sel][order], cols["accuracy"][sel][order], marker="o", ms=3, label=label)
+    a = run.table_attrs.get("cascade/curve", {})
+    small, large = a.get("small", "the small model"), a.get("large", "the large model")
+    chosen = a.get("chosen_threshold", math.nan)
+    val = w2sio.columns(run.tables.get("cascade/val_curve", []))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.0, 4.6))
+    color = ROLE_COLOR["student"]
+    for c, split, ls in ((cols, "test", "-"), (val, "val", "--")):
+        if not c or any(k not in c for k in CASCADE_COLUMNS):
+            continue
+        cost = cascade_cost(c)
+        order = np.argsort(cost, kind="stable")
+        ax.plot(cost[order], c["accuracy"][order], color=color, ls=ls, lw=1.4,
+                marker="o" if ls == "-" else None, ms=2.5, label=split)
         # A threshold above 1 defers every query: it belongs on the cost
         # axis, not on the threshold axis of [0, 1].
-        inside = sel & (cols["threshold"] <= 1)
-        order = np.argsort(cols["threshold"][inside], kind="stable")
-        bx.plot(cols["threshold"][inside][order], cols[deferral][inside][order], marker="o", ms=3,
-                label=label)
-    ax.set_xlabel(f"cost per test query ({unit})")
-    ax.set_ylabel("test accuracy of the cascade (fraction correct)")
-    ax.set_title("accuracy against cost", fontsize=10)
-    bx.set_xlabel("confidence threshold of the weak model (defer below it)")
-    bx.set_ylabel("fraction of queries deferred to the strong model")
+        inside = c["threshold"] <= 1
+        order = np.argsort(c["threshold"][inside], kind="stable")
+        bx.plot(c["threshold"][inside][order], c["defer_rate"][inside][order], color=color, ls=ls,
+                lw=1.4, label=split)
+    for r in rows[:1] + rows[-1:]:
+        ax.axhline(r["accuracy"], color=ROLE_COLOR["weak" if r is rows[0] else "ceiling"], lw=0.8, ls=":")
+    at = np.flatnonzero(cols["threshold"] == chosen)
+    if len(at):
+        r = rows[at[0]]
+        label = f"chosen on val: {r['accuracy']:.3f},\n{100 * r['defer_rate']:.0f}% deferred"
+        ax.plot(cascade_cost(cols)[at[:1]], [r["accuracy"]], "D", color="black", ms=6, label=label)
+        bx.axvline(chosen, color="black", lw=1.0, ls="-.", label=f"chosen: {chosen:.2f}")
+    ax.set_xlabel(f"FLOPs per query, as a fraction of {large}'s\n(small model, plus the large one when deferred)")
+    ax.set_ylabel("accuracy of the cascade (fraction correct)")
+    ax.set_title(f"accuracy against cost\n(dotted: {small} alone, {large} alone)", fontsize=10)
+    bx.set_xlabel(f"confidence threshold ({a.get('score', 'score')} of {small}; defer below it)")
+    bx.set_ylabel(f"fraction of queries deferred to {large}")
     bx.set_title("deferral against threshold", fontsize=10)
-    for a in (ax, bx):
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8, title=key)
+    for axis in (ax, bx):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="lower right" if axis is ax else "upper left")
     _title(fig, run, "Cascade")
     fig.tight_layout()
     return fig
 
 
-FIGURES = [("results", figure_results), ("curves", figure_curves), ("cascade", figure_cascade)]
+def filter_pairs(run):
+    """[(strong, filtered /pgr row, unfiltered /pgr row, /filter row)] for
+    each strong model the filter ran for."""
+    out = []
+    for f in run.tables.get("filter", []):
+        rows = [p for p in run.pgr if p["strong"] == f["strong"]]
+        kept = next((p for p in rows if p.get("filter", "none") != "none"), None)
+        full = next((p for p in rows if p.get("filter", "none") == "none"), None)
+        if kept and full:
+            out.append((f["strong"], kept, full, f))
+    return out
+
+
+def figure_filter(run):
+    """PGR of each strong model's student with the filter and without it
+    (unfiltered.<strong>), beside the filter's precision and recall at
+    removing wrong weak labels; None when the run had no filter."""
+    pairs = filter_pairs(run)
+    if not pairs:
+        return None
+    names = [n for n, _, _, _ in pairs]
+    x = np.arange(len(names))
+    f0 = pairs[0][3]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(max(9.0, 2.2 * len(names) + 6.0), 4.6))
+    width = 0.38
+    for k, (label, color, values) in enumerate((
+            (f"filtered ({f0['method']}, keep {f0['keep']:.2f}): student.<strong>", ROLE_COLOR["student"],
+             [kept["pgr"] for _, kept, _, _ in pairs]),
+            ("every transfer row: unfiltered.<strong>", ROLE_COLOR["weak"],
+             [full["pgr"] for _, _, full, _ in pairs]))):
+        v = np.array(values, dtype=float)
+        bars = ax.bar(x + (k - 0.5) * width, np.nan_to_num(v, nan=0.0), width, color=color, label=label)
+        ax.bar_label(bars, labels=[fmt(a, 3) for a in v], fontsize=7.5, padding=2)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axhline(1, color="black", lw=0.8, ls="--")
+    ax.set_xticks(x, names, fontsize=8.5)
+    ax.set_xlabel("strong model")
+    ax.set_ylabel("PGR on test (fraction of the gap recovered)")
+    ax.set_title("weak-to-strong with and without the filter", fontsize=10)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(min(lo, 0.0), max(hi, 1.0) + 0.15)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+
+    for k, (col, color) in enumerate((("precision", "#2ca02c"), ("recall", "#ff7f0e"))):
+        v = np.array([f[col] for _, _, _, f in pairs], dtype=float)
+        bars = bx.bar(x + (k - 0.5) * width, np.nan_to_num(v, nan=0.0), width, color=color,
+                      label=col + (": wrong weak labels among the rows removed" if col == "precision"
+                                   else ": share of the wrong weak labels removed"))
+        bx.bar_label(bars, labels=[fmt(a, 3) for a in v], fontsize=7.5, padding=2)
+    # Removing rows at random finds wrong labels at their base rate: a
+    # filter is worth its cost only where its precision clears that line.
+    for i, (_, _, _, f) in enumerate(pairs):
+        bx.hlines(f["error_before"], i - 0.45, i + 0.45, color="black", lw=1.2, ls="--",
+                  label="error of the weak labels (a random filter's precision)" if i == 0 else None)
+    bx.set_ylim(0, 1.3)
+    bx.set_xticks(x, names, fontsize=8.5)
+    bx.set_xlim(-0.6, len(names) - 0.4)
+    bx.set_xlabel("strong model")
+    bx.set_ylabel("fraction")
+    bx.set_title(f"what the filter removed: {f0['rows'] - f0['kept']} of {f0['rows']} transfer rows",
+                 fontsize=10)
+    bx.grid(axis="y", alpha=0.3)
+    bx.legend(fontsize=7.5, loc="upper left")
+    _title(fig, run, "Filtering the weak labels")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = [("results", figure_results), ("curves", figure_curves), ("cascade", figure_cascade),
+           ("filter", figure_filter)]
 
 
 # ---- tables
@@ -398,13 +520,62 @@ def write_csv(path, rows, cols):
 def absent_notes(run):
     notes = []
     if "cascade/curve" not in run.tables:
-        notes.append("cascade curve (/cascade/curve in run.h5): the run had no cascade stage")
+        notes.append("cascade curve (/cascade/curve in run.h5): the run had no cascade stage "
+                     "(cascade.enabled false)")
+    if "filter" not in run.tables:
+        notes.append("filter comparison (/filter in run.h5): the run filtered no weak labels "
+                     "(w2s.filter.method none)")
+    if not run.synth:
+        notes.append("synthetic data (/synth in run.h5): synth.models was empty")
     if not run.traces:
         notes.append("training curves: no metrics.h5 beside run.h5")
     for m in run.missing:
         if m != "metrics.h5":
             notes.append(f"{m}: not in the folder")
     return notes
+
+
+def markdown_stages(run):
+    """The sections of the optional stages the run had: filter, synthetic
+    data, cascade, then any other optional table whole."""
+    lines = []
+    if run.tables.get("filter"):
+        lines += ["", "## Filter", "",
+                  "What the filter removed from the transfer split before each student learned it. "
+                  "errors: rows whose weak label is wrong; precision: the share of removed rows that "
+                  "were errors (removing at random gives error_before); recall: the share of errors "
+                  "removed; error_before and error_after: the weak labels' error rate on all rows and "
+                  "on the rows kept.", "", markdown_table(run.tables["filter"], list(run.tables["filter"][0]))]
+    if run.synth:
+        rows = []
+        for m, n in run.synth.items():
+            row = {"model": m, "synthetic rows": n}
+            for kind in ("synthetic", "real", "mix"):
+                r = run.result(f"synth_{kind}.{m}")
+                row[kind] = r["accuracy"] if r else math.nan
+            rows.append(row)
+        lines += ["", "## Synthetic data", "",
+                  "Test accuracy of each model trained on ground truth of the synthetic rows (drawn from "
+                  "Gaussian mixtures fitted per class on weak_train), of weak_train itself (real), and "
+                  "of both (mix): the instances synth_<kind>.<model>.", "",
+                  markdown_table(rows, list(rows[0]))]
+    if run.tables.get("cascade/curve"):
+        a = run.table_attrs.get("cascade/curve", {})
+        chosen = a.get("chosen_threshold", math.nan)
+        rows = cascade_rows(run)
+        lines += ["", "## Cascade", "",
+                  f"{a.get('small', '?')} answers every query and defers it to {a.get('large', '?')} when its "
+                  f"{a.get('score', '?')} score is below the threshold; "
+                  + (f"threshold {chosen:.4f} was chosen on val, the cheapest within "
+                     f"{a.get('tolerance', math.nan):g} of {a.get('large', '?')} alone."
+                     if not math.isnan(chosen) else "no threshold came within the tolerance on val.")
+                  + f"  On test, {len(rows)} of its {len(run.tables['cascade/curve'])} thresholds "
+                  "(all of them: --csv); flops and seconds per query, savings against the large model alone.",
+                  "", markdown_table(rows, list(rows[0]))]
+    for path, rows in run.tables.items():
+        if path not in ("filter", "cascade/curve", "cascade/val_curve") and rows:
+            lines += ["", f"## {path}", "", markdown_table(rows, list(rows[0]))]
+    return lines
 
 
 def markdown(run, figures):
@@ -429,10 +600,12 @@ def markdown(run, figures):
         lines.append(markdown_table(run.pgr, present(run.pgr, PGR_COLUMNS)))
         lines += ["", "PGR = (P_w2s - P_weak) / (P_ceiling - P_weak): 1 when the student reaches "
                   "its ceiling, 0 when it only matches its weak teacher."]
+        if len(student_pgr(run)) < len(run.pgr):
+            lines += ["", "With a filter, each strong model has two rows: its student on the rows "
+                      "the filter kept, and (filter none) unfiltered.<strong> on every transfer row."]
     else:
         lines.append("(no /pgr table in run.h5)")
-    for path, rows in run.tables.items():
-        lines += ["", f"## {path}", "", markdown_table(rows, list(rows[0]))]
+    lines += markdown_stages(run)
     if figures:
         lines += ["", "## Figures", ""]
         for name, file in figures:

@@ -11,9 +11,10 @@ later sweep scripts reuse load_run() over many.
 
     run = load_run("w2s-out")
     run.results          # [{"model": "weak.weak", "split": "test", "accuracy": ...}, ...]
-    run.pgr              # [{"strong": "strong", "p_weak": ..., "pgr": ...}, ...]
+    run.pgr              # [{"strong": "strong", "filter": "none", "p_weak": ..., "pgr": ...}, ...]
     run.traces["student.strong"]["acc"]   # numpy array, one value per logged step
     run.tables["cascade/curve"]           # only when the run wrote one
+    run.table_attrs["cascade/curve"]["chosen_threshold"]
     run.title()          # "latent task, seed 1: weak -> strong, big"
 """
 import json
@@ -22,9 +23,10 @@ import os
 import h5py
 import numpy as np
 
-# The compound tables report.py knows how to show, when run.h5 holds them.
-# Stages that are not run leave them out; absence is normal, not an error.
-OPTIONAL_TABLES = ("cascade/curve",)
+# The compound tables of optional stages, when run.h5 holds them: the
+# cascade (cascade.enabled) and the filter (w2s.filter.method).  Stages that
+# are not run leave them out; absence is normal, not an error.
+OPTIONAL_TABLES = ("cascade/curve", "cascade/val_curve", "filter")
 
 
 def text(value):
@@ -108,11 +110,16 @@ class Run:
     dir       the folder
     attrs     run.h5 root attributes (kind, w2s_version, git_rev, world_size, ...)
     config    the effective config as a dict
-    results   /results rows: model, role, base, view, split, n, accuracy, loss, train_seconds
-    pgr       /pgr rows: strong, weak, p_weak, p_w2s, p_ceiling, pgr
+    results   /results rows: model, role, base, view, split, n, accuracy, loss,
+              train_seconds, step
+    pgr       /pgr rows: strong, weak, teacher, filter, p_weak, p_w2s, p_ceiling, pgr;
+              with a filter, two per strong model: student.<strong> (filter named)
+              and unfiltered.<strong> (filter "none")
     models    {instance: attributes of /models/<instance> plus "params": count}
     tables    optional tables present in run.h5, keyed by path (see OPTIONAL_TABLES)
-    table_attrs  their attributes (e.g. units), keyed alike
+    table_attrs  their attributes (the cascade's small, large, score, tolerance,
+              chosen_threshold), keyed alike
+    synth     {model: synthetic rows drawn} from /synth/<model>/x ({} without synth)
     traces    {instance: {column: array}} from metrics.h5 ({} when it is absent)
     data      data.h5 root attributes plus "splits": {name: rows} ({} when absent)
     missing   names of expected files that were not there
@@ -148,6 +155,7 @@ class Run:
                 if rows is not None:
                     self.tables[path_] = rows
                     self.table_attrs[path_] = attrs(f[path_])
+            self.synth = {name: int(group["x"].shape[0]) for name, group in f.get("synth", {}).items()}
         metrics = os.path.join(self.dir, "metrics.h5")
         if os.path.exists(metrics):
             self.traces = load_traces(metrics)

@@ -11,7 +11,10 @@
  *   data:    views {name: {rows, cols, dtype, z, u, noise}}, target {rows,
  *            dtype, class_counts}, splits {name: {rows, first, last}}
  *   run:     models {instance: {view, widths, activation, params}},
- *            labels {instance: {split: rows}}
+ *            labels {instance: {split: rows}}, synth {model: {rows, cols}}
+ *            (the rows drawn; {} without synth.models), cascade {small,
+ *            large, score, tolerance, chosen_threshold} (the attributes of
+ *            /cascade/curve; absent without the cascade)
  *   metrics: traces {instance: {points, step, epoch, loss, acc, val_acc,
  *            lr, seconds}} (the last point; val_acc null without evaluation)
  *   checkpoint: nothing more (its state is in attributes, its trace in
@@ -46,7 +49,8 @@ static const char help[] =
 	"or summary), where it came from (w2s version, git revision, ranks, libraries), the\n"
 	"config in brief, and by kind:\n"
 	"  data.h5     views (columns, how each was made), target (class counts), splits\n"
-	"  run.h5      models (widths, parameters), labels, the results and PGR tables\n"
+	"  run.h5      models (widths, parameters), labels, the results and PGR tables, and\n"
+	"              the filter, the synthetic rows and the cascade when the run had them\n"
 	"  metrics.h5  the last point of every training trace\n"
 	"  ckpt/*.h5   the model, step and state of a checkpoint, and its trace\n"
 	"  summary.h5  (w2s run --seeds) every seed's PGR, and median and spread\n"
@@ -56,7 +60,7 @@ static const char help[] =
 	"  --json   the same as one JSON object on stdout, for scripts: file, bytes, kind,\n"
 	"           attributes, config (all of it), objects (every group and dataset with\n"
 	"           shape and type), tables (every compound table, row by row), and\n"
-	"           views/target/splits, models/labels or traces by kind\n"
+	"           views/target/splits, models/labels/synth/cascade or traces by kind\n"
 	"  --help   this text\n"
 	"\n"
 	"The file is opened read-only by one process, without MPI-IO; a metrics.h5 that a\n"
@@ -135,6 +139,16 @@ static const char **pipeline_order(const json_t *o, const json_t *doc, size_t *n
 	}
 	*n = k;
 	return keys;
+}
+
+/* The width of the widest of n names, at least 20: instance names such as
+ * synth_synthetic.strong outgrow a fixed column. */
+static int name_width(const char **keys, size_t n)
+{
+	int w = 20;
+	for (size_t i = 0; i < n; i++)
+		w = (int)strlen(keys[i]) > w ? (int)strlen(keys[i]) : w;
+	return w;
 }
 
 /* ---- collecting */
@@ -384,6 +398,33 @@ static enum w2s_status collect_run(struct w2s_h5 *f, json_t *doc)
 			json_object_set_new(l, splits[k], json_integer(rows));
 		}
 		w2s_h5_strings_free(&splits, &ns);
+	}
+	w2s_h5_strings_free(&names, &n);
+
+	/* The cascade's setting and its choice live in attributes of its
+	 * curve, which the tables do not carry. */
+	if (st == W2S_STATUS_OK && w2s_h5_object_at(f, "/cascade/curve") == W2S_H5_OBJECT_DATASET) {
+		struct w2s_h5_attrs a;
+		st = w2s_h5_read_attrs(f, "/cascade/curve", &a);
+		json_t *c = json_object();
+		for (int k = 0; st == W2S_STATUS_OK && k < a.n; k++)
+			json_object_set_new(c, a.names[k], value_json(&a.values[k]));
+		w2s_h5_attrs_free(&a);
+		json_object_set_new(doc, "cascade", c);
+	}
+	json_t *synth = json_object();
+	json_object_set_new(doc, "synth", synth);
+	if (st == W2S_STATUS_OK && w2s_h5_object_at(f, "/synth") == W2S_H5_OBJECT_GROUP)
+		st = w2s_h5_members(f, "/synth", &names, &n);
+	for (int i = 0; i < n && st == W2S_STATUS_OK; i++) {
+		char path[1100];
+		int64_t rows, cols;
+		snprintf(path, sizeof path, "/synth/%s/x", names[i]);
+		rows_cols(f, path, &rows, &cols, NULL, 0);
+		json_t *m = json_object();
+		json_object_set_new(m, "rows", json_integer(rows));
+		json_object_set_new(m, "cols", json_integer(cols));
+		json_object_set_new(synth, names[i], m);
 	}
 	w2s_h5_strings_free(&names, &n);
 	return st;
@@ -683,6 +724,7 @@ static void print_run(FILE *out, const json_t *doc)
 		fprintf(out, "\nmodels (/models/<name>/params, one flat float32 buffer each):\n");
 		size_t n;
 		const char **keys = pipeline_order(models, doc, &n);
+		int nw = name_width(keys, n);
 		for (size_t j = 0; j < n; j++) {
 			key = keys[j];
 			v = json_object_get(models, key);
@@ -694,7 +736,7 @@ static void print_run(FILE *out, const json_t *doc)
 					 (long long)json_integer_value(json_array_get(w, i)));
 			}
 			const char *act = str(v, "activation");
-			fprintf(out, "  %-20s view %-10s widths %-16s %-6s %10lld parameters\n", key,
+			fprintf(out, "  %-*s view %-10s widths %-16s %-6s %10lld parameters\n", nw, key,
 				str(v, "view"), widths, strcmp(act, "none") ? act : "linear",
 				integer(v, "params"));
 		}
@@ -705,10 +747,11 @@ static void print_run(FILE *out, const json_t *doc)
 		fprintf(out, "labels (/labels/<name>/<split>/{logit,prob,pred}):\n");
 		size_t n;
 		const char **keys = pipeline_order(labels, doc, &n);
+		int nw = name_width(keys, n);
 		for (size_t j = 0; j < n; j++) {
 			key = keys[j];
 			v = json_object_get(labels, key);
-			fprintf(out, "  %-20s", key);
+			fprintf(out, "  %-*s", nw, key);
 			const char *split, *sep = " ";
 			const json_t *rows;
 			json_object_foreach((json_t *)v, split, rows)
@@ -721,6 +764,15 @@ static void print_run(FILE *out, const json_t *doc)
 		}
 		free(keys);
 	}
+	const json_t *synth = json_object_get(doc, "synth");
+	if (json_object_size(synth)) {
+		fprintf(out, "synthetic rows (/synth/<model>/{x,y}), drawn from Gaussian mixtures fitted "
+			     "per class on weak_train;\nsynth_synthetic.<model> trains on them, synth_real on "
+			     "weak_train, synth_mix on both:\n");
+		json_object_foreach((json_t *)synth, key, v)
+			fprintf(out, "  %-20s %lld rows x %lld columns\n", key, integer(v, "rows"),
+				integer(v, "cols"));
+	}
 }
 
 static void print_metrics(FILE *out, const json_t *doc)
@@ -730,21 +782,22 @@ static void print_metrics(FILE *out, const json_t *doc)
 		return;
 	fprintf(out, "\ntraces (/trace/<name>/{step,epoch,loss,acc,lr,grad_norm,seconds,"
 		     "samples_per_s,val_acc}),\nlast point of each:\n");
-	fprintf(out, "  %-20s %7s %8s %7s %9s %7s %7s %9s %9s\n", "model", "points", "step", "epoch",
-		"loss", "acc", "val_acc", "lr", "seconds");
 	size_t n;
 	const char **keys = pipeline_order(traces, doc, &n);
+	int nw = name_width(keys, n);
+	fprintf(out, "  %-*s %7s %8s %7s %9s %7s %7s %9s %9s\n", nw, "model", "points", "step",
+		"epoch", "loss", "acc", "val_acc", "lr", "seconds");
 	for (size_t j = 0; j < n; j++) {
 		const char *key = keys[j];
 		const json_t *t = json_object_get(traces, key);
 		if (integer(t, "points") == 0) {
-			fprintf(out, "  %-20s %7d  (no point yet)\n", key, 0);
+			fprintf(out, "  %-*s %7d  (no point yet)\n", nw, key, 0);
 			continue;
 		}
 		char val[16] = "-";
 		if (isfinite(num(t, "val_acc")))
 			snprintf(val, sizeof val, "%.4f", num(t, "val_acc"));
-		fprintf(out, "  %-20s %7lld %8lld %7.2f %9.4f %7.4f %7s %9.2e %9.2f\n", key,
+		fprintf(out, "  %-*s %7lld %8lld %7.2f %9.4f %7.4f %7s %9.2e %9.2f\n", nw, key,
 			integer(t, "points"), integer(t, "step"), num(t, "epoch"), num(t, "loss"),
 			num(t, "acc"), val, num(t, "lr"), num(t, "seconds"));
 	}
@@ -775,8 +828,11 @@ static const char *table_words(const char *path)
 		return "every model on each split, against ground truth";
 	if (!strcmp(path, "pgr"))
 		return "weak-to-strong on test, PGR = (P_w2s - P_weak) / (P_ceiling - P_weak)";
-	if (!strcmp(path, "cascade/curve"))
-		return "the weak -> strong cascade at each confidence threshold";
+	if (!strcmp(path, "filter"))
+		return "what w2s.filter removed from the transfer split before each student learned "
+		       "it;\n  precision: the share of removed rows whose weak label was wrong, recall: "
+		       "the share of\n  wrong weak labels removed; error_before and error_after: the "
+		       "weak labels' error rate";
 	if (!strcmp(path, "trace"))
 		return "every trace row written so far";
 	if (!strcmp(path, "summary"))
@@ -798,7 +854,48 @@ static void cell_text(const json_t *v, char *out, size_t size)
 		snprintf(out, size, "n/a");
 }
 
-/* A table as aligned columns: strings left, numbers right. */
+/* Rows idx (n) of a table as aligned columns, strings left and numbers
+ * right; note[k], when not NULL, follows row idx[k]. */
+static void print_columns(FILE *out, const json_t *rows, const size_t *idx, size_t n,
+			  const char *const *note)
+{
+	const json_t *first = json_array_get(rows, 0);
+	int *width = w2s_xcalloc(json_object_size(first) + 1, sizeof *width);
+	char cell[256];
+	const char *key;
+	const json_t *v;
+	size_t k = 0;
+	json_object_foreach((json_t *)first, key, v)
+	{
+		width[k] = (int)strlen(key);
+		for (size_t r = 0; r < n; r++) {
+			cell_text(json_object_get(json_array_get(rows, idx[r]), key), cell, sizeof cell);
+			if ((int)strlen(cell) > width[k])
+				width[k] = (int)strlen(cell);
+		}
+		k++;
+	}
+	for (size_t r = 0; r <= n; r++) {
+		const json_t *row = r ? json_array_get(rows, idx[r - 1]) : NULL;
+		fputs("  ", out);
+		k = 0;
+		json_object_foreach((json_t *)first, key, v)
+		{
+			if (row)
+				cell_text(json_object_get(row, key), cell, sizeof cell);
+			bool left = json_is_string(v);
+			fprintf(out, "%s%*s", k ? "  " : "", left ? -width[k] : width[k],
+				row ? cell : key);
+			k++;
+		}
+		if (row && note && note[r - 1])
+			fprintf(out, "  <- %s", note[r - 1]);
+		fputc('\n', out);
+	}
+	free(width);
+}
+
+/* A table under a line that names it: its first MAX_PRINTED rows. */
 static void print_table(FILE *out, const char *path, const json_t *rows)
 {
 	const char *words = table_words(path);
@@ -807,48 +904,58 @@ static void print_table(FILE *out, const char *path, const json_t *rows)
 		words ? words : "");
 	if (n == 0)
 		return;
-	const json_t *first = json_array_get(rows, 0);
-	size_t ncols = json_object_size(first);
-	int *width = w2s_xcalloc(ncols, sizeof *width);
 	size_t shown = n < MAX_PRINTED ? n : MAX_PRINTED;
-	char cell[256];
-	const char *key;
-	const json_t *v;
-	size_t k = 0;
-	json_object_foreach((json_t *)first, key, v)
-	{
-		width[k] = (int)strlen(key);
-		for (size_t r = 0; r < shown; r++) {
-			cell_text(json_object_get(json_array_get(rows, r), key), cell, sizeof cell);
-			if ((int)strlen(cell) > width[k])
-				width[k] = (int)strlen(cell);
-		}
-		k++;
-	}
-	fputs("  ", out);
-	k = 0;
-	json_object_foreach((json_t *)first, key, v)
-	{
-		bool left = json_is_string(v);
-		fprintf(out, "%s%*s", k ? "  " : "", left ? -width[k] : width[k], key);
-		k++;
-	}
-	fputc('\n', out);
-	for (size_t r = 0; r < shown; r++) {
-		fputs("  ", out);
-		k = 0;
-		json_object_foreach((json_t *)first, key, v)
-		{
-			cell_text(json_object_get(json_array_get(rows, r), key), cell, sizeof cell);
-			bool left = json_is_string(v);
-			fprintf(out, "%s%*s", k ? "  " : "", left ? -width[k] : width[k], cell);
-			k++;
-		}
-		fputc('\n', out);
-	}
+	size_t *idx = w2s_xcalloc(shown, sizeof *idx);
+	for (size_t r = 0; r < shown; r++)
+		idx[r] = r;
+	print_columns(out, rows, idx, shown, NULL);
+	free(idx);
 	if (shown < n)
 		fprintf(out, "  ... %zu more rows (all of them: w2s inspect --json)\n", n - shown);
-	free(width);
+}
+
+/* The cascade in words, and its test curve at a few thresholds (a curve
+ * has a hundred rows, too many for a terminal): every tenth of [0, 1],
+ * the one chosen on val, and the one above 1 that defers every query. */
+static void print_cascade(FILE *out, const json_t *doc)
+{
+	const json_t *tables = json_object_get(doc, "tables");
+	const json_t *rows = json_object_get(tables, "cascade/curve");
+	const json_t *a = json_object_get(doc, "cascade");
+	const char *large = str(a, "large");
+	size_t n = json_array_size(rows);
+	double chosen = num(a, "chosen_threshold"), tol = num(a, "tolerance");
+	fprintf(out, "\n/cascade/curve (%zu rows, test) and /cascade/val_curve (%zu rows, val):\n"
+		     "  %s answers every query and defers it to %s when its %s score is\n"
+		     "  below the threshold;\n",
+		n, json_array_size(json_object_get(tables, "cascade/val_curve")), str(a, "small"),
+		large, str(a, "score"));
+	if (isfinite(chosen))
+		fprintf(out, "  threshold %.4f chosen on val, the cheapest within %g of %s alone;\n",
+			chosen, tol, large);
+	else
+		fprintf(out, "  no threshold came within %g of %s alone on val;\n", tol, large);
+	if (n == 0)
+		return;
+	size_t *idx = w2s_xcalloc(n, sizeof *idx), shown = 0;
+	const char **note = w2s_xcalloc(n, sizeof *note);
+	for (size_t r = 0; r < n; r++) {
+		double t = num(json_array_get(rows, r), "threshold");
+		bool tenth = t <= 1 && fabs(10 * t - round(10 * t)) < 1e-9;
+		if (n > 16 && !tenth && t != chosen && t <= 1)
+			continue;
+		note[shown] = t == chosen ? "chosen"
+			      : t > 1	  ? "defers all: the large model's accuracy, both models' cost"
+			      : t == 0	  ? "defers none: the small model alone"
+					  : NULL;
+		idx[shown++] = r;
+	}
+	fprintf(out, "  on test (flops and seconds per query; savings against %s alone):\n", large);
+	print_columns(out, rows, idx, shown, note);
+	if (shown < n)
+		fprintf(out, "  (%zu of %zu thresholds; all of them: w2s inspect --json)\n", shown, n);
+	free(note);
+	free(idx);
 }
 
 static void print_objects(FILE *out, const json_t *objects)
@@ -889,6 +996,20 @@ static void print_attributes(FILE *out, const json_t *attrs)
 	}
 }
 
+/* Whether a /pgr table has a row of a filtered student. */
+static bool filtered(const json_t *pgr)
+{
+	size_t i;
+	const json_t *row;
+	json_array_foreach(pgr, i, row)
+	{
+		const char *f = json_string_value(json_object_get(row, "filter"));
+		if (f && strcmp(f, "none"))
+			return true;
+	}
+	return false;
+}
+
 static void print_words(FILE *out, const json_t *doc)
 {
 	const char *kind = json_string_value(json_object_get(doc, "kind"));
@@ -907,16 +1028,29 @@ static void print_words(FILE *out, const json_t *doc)
 		print_metrics(out, doc);
 	else if (kind && !strcmp(kind, "checkpoint"))
 		print_checkpoint(out, doc);
-	/* The results first, then the PGR, then any other table. */
+	/* The results first, then the PGR, the filter, the cascade (both of its
+	 * curves at once), then any other table. */
+	static const char *const order[] = {"results", "pgr", "filter", "cascade/curve"};
+	const size_t norder = sizeof order / sizeof order[0];
 	const json_t *tables = json_object_get(doc, "tables");
 	const char *path;
 	const json_t *rows;
-	for (int pass = 0; pass < 3; pass++) {
+	for (size_t pass = 0; pass <= norder; pass++) {
 		json_object_foreach((json_t *)tables, path, rows)
 		{
-			int rank = !strcmp(path, "results") ? 0 : !strcmp(path, "pgr") ? 1 : 2;
-			if (rank == pass)
+			size_t rank = 0;
+			while (rank < norder && strcmp(path, order[rank]))
+				rank++;
+			if (rank != pass)
+				continue;
+			if (known && !strcmp(path, "cascade/curve"))
+				print_cascade(out, doc);
+			else if (!known || strcmp(path, "cascade/val_curve") ||
+				 !json_object_get(tables, "cascade/curve"))
 				print_table(out, path, rows);
+			if (!strcmp(path, "pgr") && filtered(rows))
+				fprintf(out, "  (filter none beside a filtered row: unfiltered.<strong>, the "
+					     "same student on every transfer row)\n");
 		}
 	}
 	if (!known)

@@ -1,11 +1,15 @@
 #!/bin/sh
-# w2s inspect on the files of a small run (checkpoints included): the words
-# name what each file holds, --json carries the same numbers as the files (checked with h5py),
+# w2s inspect on the files of a small run (checkpoints included) and of one
+# with a filter and synthetic data but no cascade: the words name what each
+# file holds, --json carries the same numbers as the files (checked with h5py),
 # one rank prints under mpirun, and files that are missing, empty, not
 # HDF5 or truncated give exit code 4 and one line that says which.
 . "$(dirname "$0")/common.sh"
 small_config "$TMP/small.yaml"
 "$W2S" run "$TMP/small.yaml" --set train.epochs=1 --out "$TMP/run" --quiet || fail "w2s run"
+"$W2S" run "$TMP/small.yaml" --set train.epochs=1 --set w2s.filter.method=confidence \
+	--set 'synth.models=[strong]' --set synth.rows=300 --set cascade.enabled=false \
+	--out "$TMP/methods" --quiet || fail "w2s run with a filter and synth"
 
 # Each start of w2s spends a fraction of a second in MPI start-up, mostly
 # waiting: the independent commands below run side by side.
@@ -32,6 +36,8 @@ for f in data run metrics; do
 	bg "$f" inspect "$TMP/run/$f.h5"
 	bg "$f-json" inspect "$TMP/run/$f.h5" --json
 done
+bg methods inspect "$TMP/methods/run.h5"
+bg methods-json inspect "$TMP/methods/run.h5" --json
 bg other inspect "$TMP/other.h5"
 ckpt=$(ls "$TMP/run/ckpt/"weak.weak-*.h5 | tail -n 1)
 bg ckpt inspect "$ckpt"
@@ -71,26 +77,43 @@ expect_out "$TMP/run.out" "a w2s run file" "on 1 rank in [0-9.]+ s" \
 	"weak-to-strong: weak teaches strong, mlp with loss xent" \
 	"ceiling\.mlp +view x +widths 16-32-2 +relu +610 parameters" \
 	"weak\.weak +test \(1000 rows\), transfer \(800 rows\)" \
-	"^/results \([0-9]+ rows\)" "^/pgr \(2 rows\)" "^  strong +weak +(weak +)?0\.[0-9]{4}"
+	"^/results \([0-9]+ rows\)" "^/pgr \(2 rows\)" \
+	"^  strong +weak +teacher +filter +p_weak +p_w2s +p_ceiling +pgr$" \
+	"^  strong +weak +weak +none +0\.[0-9]{4} +0\.[0-9]{4} +0\.[0-9]{4} " \
+	"^/cascade/curve \(101 rows, test\) and /cascade/val_curve \(101 rows, val\)" \
+	"weak\.weak answers every query and defers it to ceiling\.mlp when its maxprob score" \
+	"threshold 0\.[0-9]{4} chosen on val, the cheapest within 0\.005 of ceiling\.mlp alone" \
+	"^ +0\.0000 +0 .*<- defers none" "<- chosen$" "^ +2\.0000 +1000 .*<- defers all" \
+	"\(12 of 101 thresholds"
+! grep -E "^/filter|^synthetic rows|^/cascade/val_curve" "$TMP/run.out" ||
+	fail "inspect words a filter, synthetic rows or a second cascade table the run did not have"
+ok methods
+expect_out "$TMP/methods.out" "^/pgr \(4 rows\)" \
+	"^  strong +weak +weak +confidence +0\.[0-9]{4}" "^  strong +weak +weak +none +0\.[0-9]{4}" \
+	"filter none beside a filtered row: unfiltered\.<strong>" \
+	"^/filter \(2 rows\): what w2s\.filter removed" "^  mlp +confidence +0\.8000 +800 +640 " \
+	"^synthetic rows \(/synth/<model>/\{x,y\}\)" "^  strong +300 rows x 8 columns" \
+	"^  synth_synthetic\.strong +view strong" "^  unfiltered\.mlp +view x"
+! grep -q "cascade" "$TMP/methods.out" || fail "inspect words a cascade that cascade.enabled=false left out"
 ok metrics
 expect_out "$TMP/metrics.out" "a w2s metrics file" "last point of each" \
 	"^  student\.mlp +[0-9]+ +25 +1\.00 "
 
 # --json holds what h5py reads from the files.
-for f in data run metrics; do
+for f in data run metrics methods; do
 	ok "$f-json"
 done
 "$PYTHON3" - "$TMP/run" <<'PY' || fail "inspect --json disagrees with h5py"
 import json, math, sys
 import h5py, numpy as np
 d = sys.argv[1]
-def load(name):
-    return json.load(open(f"{d}/../{name}-json.out"))
 def same(a, b):
     return (a is None and isinstance(b, float) and math.isnan(b)) or a == b
-for name in ("data", "run", "metrics"):
-    doc = load(name)
-    with h5py.File(f"{d}/{name}.h5", "r") as f:
+# (the output of `inspect --json`, the folder of the file, its kind)
+for out, folder, name in (("data", d, "data"), ("run", d, "run"), ("metrics", d, "metrics"),
+                          ("methods", f"{d}/../methods", "run")):
+    doc = json.load(open(f"{d}/../{out}-json.out"))
+    with h5py.File(f"{folder}/{name}.h5", "r") as f:
         assert doc["kind"] == name == f.attrs["kind"], doc["kind"]
         assert doc["config"] == json.loads(f.attrs["config"])
         for k, v in f.attrs.items():
@@ -117,7 +140,17 @@ for name in ("data", "run", "metrics"):
             for v, info in doc["views"].items():
                 assert [info["rows"], info["cols"]] == list(f["views"][v].shape)
         if name == "run":
-            assert set(doc["tables"]) == {"results", "pgr"}
+            cascade = "cascade" in f
+            assert set(doc["tables"]) == {"results", "pgr"} | (
+                {"cascade/curve", "cascade/val_curve"} if cascade else {"filter"}), set(doc["tables"])
+            if cascade:
+                want = {k: (v.item() if hasattr(v, "item") else v) for k, v in f["cascade/curve"].attrs.items()}
+                assert doc["cascade"] == want, (doc["cascade"], want)
+            else:
+                assert "cascade" not in doc
+            assert doc["synth"] == {m: {"rows": g["x"].shape[0], "cols": g["x"].shape[1]}
+                                    for m, g in f.get("synth", {}).items()}
+            assert cascade or doc["synth"] == {"strong": {"rows": 300, "cols": 8}}
             for m, info in doc["models"].items():
                 assert info["params"] == f[f"models/{m}/params"].shape[0]
                 assert " ".join(map(str, info["widths"])) == f[f"models/{m}"].attrs["widths"]
@@ -130,7 +163,7 @@ for name in ("data", "run", "metrics"):
                 assert t["points"] == len(g["step"])
                 for col in ("step", "epoch", "loss", "acc", "val_acc", "lr", "seconds"):
                     assert same(t[col], g[col][-1].item()), (m, col)
-print("inspect --json agrees with h5py on data, run and metrics")
+print("inspect --json agrees with h5py on data, run (with and without a filter) and metrics")
 PY
 
 # Under mpirun, rank 0 alone reads and prints.

@@ -1,10 +1,13 @@
-"""Shared by the analysis tests: one small real run made by the w2s binary
+"""Shared by the analysis tests: two small real runs made by the w2s binary
 (the one the build made, or $W2S), read by every test.
 
-The run takes about half a second: a thousand rows per split, two strong
+A run takes about half a second: a thousand rows per split, two strong
 models (a linear probe and a one-layer MLP), the probe also distilled from
 the weak model (kd), four epochs, a trace point every ten steps so the
 curves have a dozen points to compare, an evaluation on val every twenty.
+The first has the stages every run has by default (the cascade among
+them); the second filters the weak labels, trains the probe on synthetic
+data too, and has no cascade.
 """
 import os
 import shutil
@@ -48,18 +51,36 @@ def w2s_binary():
     pytest.fail("no w2s binary: build it first, or set W2S to its path")
 
 
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory):
-    """A finished run folder; tests must not change it (copy it first)."""
-    base = tmp_path_factory.mktemp("w2s")
+# The second run's stages, as --set overrides of TINY.
+METHODS = ["w2s.filter.method=confidence", "w2s.filter.keep=0.8", "synth.models=[strong]",
+           "synth.rows=500", "cascade.enabled=false"]
+
+
+def make_run(base, sets):
     cfg = base / "tiny.yaml"
     cfg.write_text(TINY)
     out = base / "run"
     env = dict(os.environ, BLIS_NUM_THREADS="1")
-    proc = subprocess.run([w2s_binary(), "run", str(cfg), "--out", str(out), "--quiet"],
-                          env=env, capture_output=True, text=True)
+    args = [w2s_binary(), "run", str(cfg), "--out", str(out), "--quiet"]
+    for s in sets:
+        args += ["--set", s]
+    proc = subprocess.run(args, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, f"w2s run failed ({proc.returncode}): {proc.stderr}"
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory):
+    """A finished run folder, with a cascade; tests must not change it
+    (copy it first)."""
+    return make_run(tmp_path_factory.mktemp("w2s"), [])
+
+
+@pytest.fixture(scope="session")
+def methods_dir(tmp_path_factory):
+    """A finished run folder with a filter and synthetic data but no
+    cascade (METHODS); tests must not change it."""
+    return make_run(tmp_path_factory.mktemp("w2s-methods"), METHODS)
 
 
 @pytest.fixture

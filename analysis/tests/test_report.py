@@ -1,7 +1,8 @@
-"""report.py on a real run: the tables it prints hold the numbers of the
+"""report.py on real runs: the tables it prints hold the numbers of the
 HDF5 files (and those numbers agree with the labels and targets they came
-from), every figure is written, shows the traces it claims to, and has no
-text drawn over text; optional stages are drawn only when present."""
+from), every figure is written, shows the traces and tables it claims to,
+and has no text drawn over text; optional stages (the cascade, the filter,
+synthetic data) are drawn only when present, and said absent otherwise."""
 import csv
 import math
 import os
@@ -57,6 +58,18 @@ def csv_pdf_report(run_dir, tmp_path_factory):
     return make_report(run_dir, tmp_path_factory.mktemp("csv"), "--csv", "--pdf")
 
 
+@pytest.fixture(scope="session")
+def methods_report(methods_dir, tmp_path_factory):
+    return make_report(methods_dir, tmp_path_factory.mktemp("methods"), "--dpi", "60")
+
+
+@pytest.fixture(params=["default", "methods"])
+def any_run(request):
+    """Each of the two runs in turn: the default stages, and the filter
+    with synthetic data."""
+    return request.getfixturevalue("run_dir" if request.param == "default" else "methods_dir")
+
+
 def close(a, b, tol):
     """Equal within tol, NaN equal to NaN (a PGR without a gap is NaN)."""
     return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol
@@ -88,21 +101,25 @@ def test_markdown_tables_hold_the_numbers_of_run_h5(run_dir, md_report):
             assert close(number(g[k]), w[k], 5e-5), f"{w['strong']} {k}: {g[k]} in report.md, {w[k]} in run.h5"
 
 
-def test_accuracies_agree_with_labels_and_targets(run_dir):
+def test_accuracies_agree_with_labels_and_targets(any_run):
     """The numbers the report shows, recomputed another way: from the
-    predictions in run.h5 and the ground truth in data.h5."""
-    run = w2sio.load_run(run_dir)
-    with h5py.File(os.path.join(run_dir, "data.h5"), "r") as d, \
-            h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+    predictions in run.h5 and the ground truth in data.h5.  A filtered run's
+    row with filter none is that of unfiltered.<strong>."""
+    run = w2sio.load_run(any_run)
+    filtered = {p["strong"] for p in run.pgr if p["filter"] != "none"}
+    with h5py.File(os.path.join(any_run, "data.h5"), "r") as d, \
+            h5py.File(os.path.join(any_run, "run.h5"), "r") as f:
         target = d["target"][()]
         for r in run.results:
             idx = d["splits"][r["split"]][()]
             pred = f[f"labels/{r['model']}/{r['split']}/pred"][()]
             acc = float(np.mean(pred == target[idx]))
             assert abs(acc - r["accuracy"]) < 1e-12, f"{r['model']}/{r['split']}: {acc} != {r['accuracy']}"
+    assert len(run.pgr) == len(run.strong_models()) * (2 if filtered else 1)
     for p in run.pgr:
         weak = run.result(f"weak.{p['weak']}")["accuracy"]
-        w2s = run.result(f"student.{p['strong']}")["accuracy"]
+        student = "unfiltered" if p["filter"] == "none" and p["strong"] in filtered else "student"
+        w2s = run.result(f"{student}.{p['strong']}")["accuracy"]
         ceiling = run.result(f"ceiling.{p['strong']}")["accuracy"]
         assert (weak, w2s, ceiling) == (p["p_weak"], p["p_w2s"], p["p_ceiling"])
         pgr = (w2s - weak) / (ceiling - weak) if ceiling > weak else math.nan
@@ -112,8 +129,8 @@ def test_accuracies_agree_with_labels_and_targets(run_dir):
 def test_csv_is_exact(run_dir, csv_pdf_report):
     out = csv_pdf_report
     assert not os.path.exists(os.path.join(out, "report.md"))
-    for name in ("results", "pgr"):
-        with open(os.path.join(out, f"{name}.csv")) as f:
+    for name in ("results", "pgr", "cascade/curve", "cascade/val_curve"):
+        with open(os.path.join(out, name.replace("/", "_") + ".csv")) as f:
             got = list(csv.DictReader(f))
         want = hdf5_table(run_dir, name)
         assert len(got) == len(want)
@@ -125,27 +142,33 @@ def test_csv_is_exact(run_dir, csv_pdf_report):
                     assert type(v)(g[k]) == v, (name, k)
 
 
-def test_figures_are_written_as_png_or_pdf(md_report, csv_pdf_report):
+def test_figures_are_written_as_png_or_pdf(md_report, csv_pdf_report, methods_report):
     out = md_report
-    for name in ("results", "curves"):
+    for name in ("results", "curves", "cascade"):
         img = matplotlib.image.imread(os.path.join(out, f"{name}.png"))
         h, w = img.shape[:2]
         assert 500 < w < 3000 and 300 < h < 2000, f"{name}.png is {w}x{h}"
         assert img[..., :3].std() > 0.05, f"{name}.png looks blank"
         assert os.path.getsize(os.path.join(out, f"{name}.png")) < 400_000
-    assert not os.path.exists(os.path.join(out, "cascade.png"))
+    assert not os.path.exists(os.path.join(out, "filter.png"))
     md = open(os.path.join(out, "report.md")).read()
-    assert "![results](results.png)" in md and "![curves](curves.png)" in md
+    assert "![results](results.png)" in md and "![curves](curves.png)" in md and "![cascade](cascade.png)" in md
+    assert "![filter]" not in md
+
+    out = methods_report
+    assert os.path.exists(os.path.join(out, "filter.png")) and not os.path.exists(os.path.join(out, "cascade.png"))
+    md = open(os.path.join(out, "report.md")).read()
+    assert "![filter](filter.png)" in md and "![cascade]" not in md
 
     out = csv_pdf_report
-    for name in ("results", "curves"):
+    for name in ("results", "curves", "cascade"):
         with open(os.path.join(out, f"{name}.pdf"), "rb") as f:
             assert f.read(5) == b"%PDF-"
         assert not os.path.exists(os.path.join(out, f"{name}.png"))
 
 
 @pytest.mark.parametrize("strong", ["both", "one"])
-@pytest.mark.parametrize("name", [n for n, _ in report.FIGURES if n != "cascade"])
+@pytest.mark.parametrize("name", ["results", "curves"])
 def test_figures_have_no_text_over_text(run_dir, name, strong):
     run = w2sio.load_run(run_dir)
     if strong == "one":
@@ -223,72 +246,175 @@ def test_curves_show_every_trace_of_metrics_h5(run_dir):
         plt.close(fig)
 
 
-def test_absent_cascade_is_said_not_drawn(run_dir, md_report):
+def test_absent_stages_are_said_not_drawn(run_dir, methods_dir, md_report, methods_report):
+    """The default run has a cascade but no filter or synthetic data; the
+    other run (cascade.enabled=false) the reverse."""
     md = open(os.path.join(md_report, "report.md")).read()
-    assert "## Not in this run" in md and "/cascade/curve" in md
-    assert report.figure_cascade(w2sio.load_run(run_dir)) is None
+    notes = md.split("## Not in this run")[1]
+    assert "/filter" in notes and "/synth" in notes and "/cascade" not in notes
+    assert "## Filter" not in md and "## Synthetic data" not in md and "## Cascade" in md
+    assert report.figure_filter(w2sio.load_run(run_dir)) is None
+
+    md = open(os.path.join(methods_report, "report.md")).read()
+    notes = md.split("## Not in this run")[1]
+    assert "/cascade/curve" in notes and "cascade.enabled false" in notes
+    assert "/filter" not in notes and "/synth" not in notes
+    assert "## Cascade" not in md and "## Filter" in md and "## Synthetic data" in md
+    assert report.figure_cascade(w2sio.load_run(methods_dir)) is None
 
 
-def add_cascade(run_dir, layout):
-    """Adds /cascade/curve to run.h5, in the columns the issue names or in
-    those of struct w2s_cascade_point; returns the rows."""
-    thr = np.array([0.0, 0.6, 0.7, 0.8, 0.9, 1.0, 2.0])
-    if layout == "issue":
-        dt = [("strong", "S16"), ("threshold", "f8"), ("deferral", "f8"), ("accuracy", "f8"), ("cost", "f8")]
-        rows = [(s, t, min(t, 1.0), 0.7 + 0.2 * min(t, 1.0), 1 + 4 * min(t, 1.0))
-                for s in (b"strong", b"mlp") for t in thr]
-    else:
-        dt = [("threshold", "f8"), ("deferred", "i8"), ("correct", "i8"), ("defer_rate", "f8"),
-              ("accuracy", "f8"), ("flops", "f8"), ("seconds", "f8"), ("flops_saving", "f8"),
-              ("seconds_saving", "f8")]
-        rows = [(t, int(1000 * min(t, 1.0)), int(700 + 200 * min(t, 1.0)), min(t, 1.0),
-                 0.7 + 0.2 * min(t, 1.0), 10 + 500 * min(t, 1.0), 1e-6 * (1 + min(t, 1.0)),
-                 1 - (10 + 500 * min(t, 1.0)) / 500, 0.0) for t in thr]
-    rows = np.array(rows, dtype=dt)
-    with h5py.File(os.path.join(run_dir, "run.h5"), "a") as f:
-        f["cascade/curve"] = rows
-        if layout == "issue":
-            f["cascade/curve"].attrs["cost_unit"] = "strong-model evaluations"
-    return rows
+def test_chosen_threshold_is_the_cheapest_within_tolerance_on_val(run_dir):
+    """The threshold the figure and the tables mark, recomputed from the
+    val curve: the fewest deferred queries whose accuracy is within the
+    tolerance of the large model alone (the last row, which defers all)."""
+    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+        a = f["cascade/curve"].attrs
+        val = f["cascade/val_curve"][()]
+        tolerance, chosen = a["tolerance"], a["chosen_threshold"]
+    assert val["threshold"][-1] > 1 and val["defer_rate"][-1] == 1
+    ok = val[val["accuracy"] >= val["accuracy"][-1] - tolerance]
+    fewest = ok[ok["deferred"] == ok["deferred"].min()]
+    assert chosen == fewest["threshold"].min(), (chosen, fewest["threshold"])
 
 
-# The cascade stage does not write its table yet: these tests add one in
-# each of the layouts it may take, with the columns report.py reads.
-@pytest.mark.parametrize("layout", ["issue", "struct"])
-def test_cascade_curve_is_drawn_when_run_h5_holds_one(run_copy, tmp_path, layout):
-    rows = add_cascade(run_copy, layout)
-    run = w2sio.load_run(run_copy)
+def test_cascade_figure_shows_the_curves_of_run_h5(run_dir):
+    run = w2sio.load_run(run_dir)
+    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+        test, val = f["cascade/curve"][()], f["cascade/val_curve"][()]
+        a = w2sio.attrs(f["cascade/curve"])
     fig = report.figure_cascade(run)
-    cost = "cost" if layout == "issue" else "flops"
-    deferral = "deferral" if layout == "issue" else "defer_rate"
-    first = rows[: 7]  # the first line: the first strong model, or the only curve
     try:
         assert report.text_overlaps(fig) == []
         ax, bx = fig.axes[:2]
-        assert ("strong-model evaluations" if layout == "issue" else "FLOPs") in ax.get_xlabel()
-        np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), np.sort(first[cost]))
-        np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), first["accuracy"][np.argsort(first[cost], kind="stable")])
-        # The threshold axis shows [0, 1]; 2.0 (defer everything) is left to the cost axis.
-        np.testing.assert_allclose(bx.get_lines()[0].get_xdata(), first["threshold"][:-1])
-        np.testing.assert_allclose(bx.get_lines()[0].get_ydata(), first[deferral][:-1])
+        lines = {l.get_label(): l for l in ax.get_lines()}
+        for name, rows in (("test", test), ("val", val)):
+            # Cost relative to the large model alone: FLOPs over its FLOPs,
+            # which are the last row's less the small model's (the first).
+            cost = rows["flops"] / (rows["flops"][-1] - rows["flops"][0])
+            order = np.argsort(cost, kind="stable")
+            np.testing.assert_allclose(lines[name].get_xdata(), cost[order], rtol=1e-12)
+            np.testing.assert_array_equal(lines[name].get_ydata(), rows["accuracy"][order])
+        assert lines["test"].get_linestyle() == "-" and lines["val"].get_linestyle() == "--"
+        # The chosen threshold: a marker on the test curve, a vertical line
+        # on the threshold axis.
+        chosen = test[test["threshold"] == a["chosen_threshold"]]
+        assert len(chosen) == 1
+        marker = [l for l in ax.get_lines() if l.get_marker() == "D"]
+        assert len(marker) == 1
+        assert marker[0].get_xdata()[0] == pytest.approx(chosen["flops"][0] / (test["flops"][-1] - test["flops"][0]), rel=1e-12)
+        assert marker[0].get_ydata()[0] == chosen["accuracy"][0]
+        vertical = [l for l in bx.get_lines() if list(l.get_xdata()) == [a["chosen_threshold"]] * 2]
+        assert len(vertical) == 1
+        # The threshold axis shows [0, 1]; the one above 1 (defer everything)
+        # is left to the cost axis.
+        inside = test[test["threshold"] <= 1]
+        solid = [l for l in bx.get_lines() if l.get_label() == "test"][0]
+        np.testing.assert_array_equal(solid.get_xdata(), inside["threshold"])
+        np.testing.assert_array_equal(solid.get_ydata(), inside["defer_rate"])
+        assert a["large"] in bx.get_ylabel() and a["small"] in bx.get_xlabel()
     finally:
         plt.close(fig)
-    got = md_tables(report.markdown(run, []))["cascade/curve"]
-    assert [float(r["accuracy"]) for r in got] == pytest.approx(rows["accuracy"].tolist(), abs=5e-5)
-    assert "Not in this run" not in report.markdown(run, [])
-    if layout == "issue":
-        # Low resolution: only the files' presence is checked here.
-        out = make_report(run_copy, tmp_path / "csv", "--csv", "--dpi", "40")
-        assert os.path.exists(os.path.join(out, "cascade.png"))
-        with open(os.path.join(out, "cascade_curve.csv")) as f:
-            assert [float(r["cost"]) for r in csv.DictReader(f)] == rows["cost"].tolist()
+
+
+def test_cascade_table_shows_some_thresholds_with_the_chosen_one(run_dir, md_report):
+    tables = md_tables(open(os.path.join(md_report, "report.md")).read())
+    got = tables["Cascade"]
+    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+        rows = f["cascade/curve"][()]
+        chosen = f["cascade/curve"].attrs["chosen_threshold"]
+    by_threshold = {round(float(t), 4): r for t, r in zip(rows["threshold"], rows)}
+    assert 3 <= len(got) < len(rows)
+    worst = 0.0
+    for g in got:
+        want = by_threshold[float(g["threshold"])]
+        assert int(g["deferred"]) == want["deferred"] and int(g["correct"]) == want["correct"]
+        for k in ("defer_rate", "accuracy", "flops", "flops_saving"):
+            worst = max(worst, abs(float(g[k]) - want[k]))
+    assert worst <= 5e-5, f"largest difference {worst}"
+    assert [g["note"] for g in got if g["note"]] == [
+        "defers none: the small model alone", "chosen on val", "defers all: the large model's accuracy"]
+    assert float([g for g in got if g["note"] == "chosen on val"][0]["threshold"]) == round(chosen, 4)
 
 
 def test_a_cascade_without_its_columns_is_refused_by_name(run_copy):
     with h5py.File(os.path.join(run_copy, "run.h5"), "a") as f:
+        del f["cascade/curve"]
         f["cascade/curve"] = np.array([(0.5, 0.9)], dtype=[("threshold", "f8"), ("accuracy", "f8")])
-    with pytest.raises(ValueError, match="lacks the columns deferral or defer_rate, cost, flops or seconds"):
+    with pytest.raises(ValueError, match="lacks the columns defer_rate, flops_saving"):
         report.figure_cascade(w2sio.load_run(run_copy))
+
+
+def pgr_by_filter(run_dir):
+    """{strong: {filter: /pgr row}} read with h5py."""
+    out = {}
+    for p in hdf5_table(run_dir, "pgr"):
+        out.setdefault(p["strong"], {})[p["filter"]] = p
+    return out
+
+
+def test_filter_figure_compares_pgr_with_and_without_it(methods_dir):
+    run = w2sio.load_run(methods_dir)
+    pgr = pgr_by_filter(methods_dir)
+    filt = hdf5_table(methods_dir, "filter")
+    names = [f["strong"] for f in filt]
+    assert names == ["strong", "mlp"] and all(f["method"] == "confidence" for f in filt)
+    fig = report.figure_filter(run)
+    try:
+        assert report.text_overlaps(fig) == []
+        ax, bx = fig.axes[:2]
+        heights = [p.get_height() for p in ax.patches]
+        assert heights == [pgr[n]["confidence"]["pgr"] for n in names] + [pgr[n]["none"]["pgr"] for n in names]
+        heights = [p.get_height() for p in bx.patches]
+        assert heights == [f["precision"] for f in filt] + [f["recall"] for f in filt]
+        # A random filter's precision, the weak labels' error rate, as a line.
+        levels = sorted({float(seg[0][1]) for c in bx.collections for seg in c.get_segments()})
+        assert levels == sorted({f["error_before"] for f in filt})
+    finally:
+        plt.close(fig)
+
+
+def test_a_filtered_run_draws_each_strong_model_once(methods_dir):
+    """Its results and curves show the filtered student of each strong
+    model, one group and one column each, not one per /pgr row."""
+    run = w2sio.load_run(methods_dir)
+    fig = report.figure_results(run)
+    try:
+        students = [p for p in fig.axes[0].patches
+                    if p.get_facecolor()[:3] == matplotlib.colors.to_rgb(report.ROLE_COLOR["student"])]
+        assert [p.get_height() for p in students] == [run.result(f"student.{s}")["accuracy"] for s in ("strong", "mlp")]
+        pgr = pgr_by_filter(methods_dir)
+        assert [p.get_height() for p in fig.axes[1].patches] == [pgr[s]["confidence"]["pgr"] for s in ("strong", "mlp")]
+        assert any("filter: confidence" in t.get_text() for t in fig.axes[0].get_xticklabels())
+    finally:
+        plt.close(fig)
+    fig = report.figure_curves(run)
+    try:
+        assert len(fig.axes) == 4
+    finally:
+        plt.close(fig)
+
+
+def test_filter_and_synth_tables_hold_the_numbers_of_run_h5(methods_dir, methods_report):
+    tables = md_tables(open(os.path.join(methods_report, "report.md")).read())
+    want = hdf5_table(methods_dir, "filter")
+    got = tables["Filter"]
+    assert len(got) == len(want) == 2
+    for g, w in zip(got, want):
+        assert (g["strong"], g["method"], int(g["rows"]), int(g["kept"]), int(g["errors_removed"])) == \
+            (w["strong"], w["method"], w["rows"], w["kept"], w["errors_removed"])
+        for k in ("precision", "recall", "error_before", "error_after"):
+            assert close(number(g[k]), w[k], 5e-5), (k, g[k], w[k])
+    pgr = tables["Performance gap recovered (test)"]
+    assert [(p["strong"], p["filter"]) for p in pgr] == [
+        ("strong", "confidence"), ("strong", "none"), ("mlp", "confidence"), ("mlp", "none")]
+
+    run = w2sio.load_run(methods_dir)
+    with h5py.File(os.path.join(methods_dir, "run.h5"), "r") as f:
+        assert f["synth/strong/x"].shape == (500, 8) and f["synth/strong/y"].shape == (500,)
+    (row,) = tables["Synthetic data"]
+    assert row["model"] == "strong" and int(row["synthetic rows"]) == 500
+    for kind in ("synthetic", "real", "mix"):
+        assert close(float(row[kind]), run.result(f"synth_{kind}.strong")["accuracy"], 5e-5), kind
 
 
 def test_without_metrics_h5_the_tables_still_come(run_copy, tmp_path):
@@ -304,7 +430,8 @@ def test_help_names_the_outputs(capsys):
         report.main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for word in ("RUN_DIR", "results.png", "curves.png", "cascade.png", "--pdf", "--csv", "Exit codes"):
+    for word in ("RUN_DIR", "results.png", "curves.png", "cascade.png", "filter.png", "--pdf", "--csv",
+                 "Exit codes"):
         assert word in out
 
 

@@ -36,7 +36,21 @@ def test_traces_models_and_splits(run_dir):
     assert run.models["ceiling.mlp"]["widths"] == "16 16 2"
     assert run.models["ceiling.mlp"]["params"] == 16 * 16 + 16 + 16 * 2 + 2
     assert run.data["splits"] == {"weak_train": 1000, "transfer": 1000, "val": 100, "test": 1000}
-    assert run.missing == [] and run.tables == {}
+    assert run.missing == [] and set(run.tables) == {"cascade/curve", "cascade/val_curve"}
+    assert run.synth == {}
+    with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
+        assert run.tables["cascade/curve"] == w2sio.table(f, "cascade/curve")
+        assert run.table_attrs["cascade/curve"]["large"] == f["cascade/curve"].attrs["large"] == "ceiling.mlp"
+
+
+def test_optional_stages_add_their_tables_and_instances(methods_dir):
+    run = w2sio.load_run(methods_dir)
+    assert set(run.tables) == {"filter"} and run.synth == {"strong": 500}
+    assert [(p["strong"], p["filter"]) for p in run.pgr] == [
+        ("strong", "confidence"), ("strong", "none"), ("mlp", "confidence"), ("mlp", "none")]
+    assert {"unfiltered.strong", "unfiltered.mlp", "synth_synthetic.strong", "synth_real.strong",
+            "synth_mix.strong"} <= set(run.traces) & set(run.models)
+    assert all(isinstance(r["step"], int) and r["step"] > 0 for r in run.results)
 
 
 def test_words_for_the_config(run_dir):

@@ -4,9 +4,10 @@
  *
  * The facts are gathered once into a JSON document (kind, provenance,
  * config, every object with its shape, every compound table, and by kind:
- * views, target and splits; models and labels; traces); the words are
- * printed from that document, so both forms always say the same.  HDF5 is
- * read through h5io_inspect.h; this module only chooses and words.
+ * views, target and splits; models, labels, synthetic rows and the
+ * cascade's setting; traces); the words are printed from that document,
+ * so both forms always say the same.  HDF5 is read through h5io_inspect.h;
+ * this module only chooses and words.
  *
  * Not a place for numbers the run did not store: inspect reports, it does
  * not recompute.
