@@ -756,7 +756,14 @@ int64_t w2s_config_view_width(const struct w2s_config *c, const char *view)
 
 int w2s_config_classes(const struct w2s_config *c)
 {
+	if (w2s_config_regression(c))
+		return 1;
 	return c->data.task == W2S_TASK_TEACHER ? c->data.teacher.classes : c->data.latent.classes;
+}
+
+int w2s_config_regression(const struct w2s_config *c)
+{
+	return c->data.task == W2S_TASK_LATENT && c->data.latent.target == W2S_TARGET_REGRESSION;
 }
 
 /* ---- differences between two configs */

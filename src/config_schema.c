@@ -43,6 +43,7 @@ static const char *const schedule_names[] = {"constant", "cosine", NULL};
 static const char *const loss_names[] = {"xent", "xent_hard", "kl", "confidence", "product", NULL};
 static const char *const stop_on_names[] = {"truth", "teacher", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
+static const char *const target_names[] = {"class", "regression", NULL};
 static const char *const filter_names[] = {"none", "confidence", "knn", NULL};
 static const char *const score_names[] = {"max_prob", "margin", NULL};
 static const char *const synth_label_names[] = {"class", "weak", NULL};
@@ -165,7 +166,9 @@ static const struct cfg_key latent_keys[] = {
 	{"classes", CFG_T_INT, CONF(data.latent.classes), INT_IN(2, 1000), .def = "2",
 	 .meaning = "number of classes; the label is the argmax of W z"},
 	{"label_noise", CFG_T_REAL, CONF(data.latent.label_noise), REAL_UNIT, .def = "0",
-	 .meaning = "probability that a label is replaced by another class"},
+	 .meaning = "class: probability a label is replaced by another class; regression: sd of added noise"},
+	{"target", CFG_T_ENUM, CONF(data.latent.target), .names = target_names, .def = "class",
+	 .meaning = "class: argmax of W z; regression: theta.z / |theta|, trained with squared error"},
 	{"views", CFG_T_VIEWS, CONF(data.latent.views), .type_doc = "map of views",
 	 .def_doc = "x, weak, strong",
 	 .meaning = "NAME: {z, u, noise}, in the order written; replaces the default map"},
@@ -1035,6 +1038,31 @@ static enum w2s_status check_select(struct cfg_ctx *x, const struct cfg_node *ro
 	return W2S_STATUS_OK;
 }
 
+/* The methods built on class probabilities have no meaning for a real
+ * target; the cascade, on by default, is simply skipped. */
+static enum w2s_status check_regression(struct cfg_ctx *x, const struct cfg_node *root,
+					struct w2s_config *c)
+{
+	static const char *const paths[5] = {"w2s.loss", "w2s.filter.method", "kd.models",
+					     "synth.models", "select.models"};
+	const int bad[5] = {
+		c->w2s.loss != W2S_LOSS_XENT, c->w2s.filter.method != W2S_FILTER_NONE,
+		c->kd.models.n > 0, c->synth.models.n > 0, c->select.models.n > 0,
+	};
+	for (int i = 0; i < 5; i++) {
+		if (!bad[i])
+			continue;
+		const struct cfg_entry *e = cfg_find_path(root, paths[i]);
+		struct cfg_origin def = {.kind = CFG_SRC_DEFAULT};
+		return cfg_fail(x, e ? &e->val->at : &def,
+				"%s: not available with data.latent.target: regression (students "
+				"learn the weak model's predictions by squared error)",
+				paths[i]);
+	}
+	c->cascade.enabled = 0;
+	return W2S_STATUS_OK;
+}
+
 static enum w2s_status check_cascade(struct cfg_ctx *x, const struct cfg_node *root,
 				     struct w2s_config *c)
 {
@@ -1135,6 +1163,8 @@ enum w2s_status cfg_check(struct cfg_ctx *x, const struct cfg_node *root, struct
 		st = check_cascade(x, root, c);
 	if (st == W2S_STATUS_OK)
 		st = check_select(x, root, c);
+	if (st == W2S_STATUS_OK && w2s_config_regression(c))
+		st = check_regression(x, root, c);
 	if (st == W2S_STATUS_OK)
 		st = check_size(x, root, c);
 	return st;

@@ -33,10 +33,12 @@ const struct w2s_h5_column stg_pgr_columns[] = {
 	{"weak", W2S_H5_COL_STR, offsetof(struct pgr_row, weak), W2S_NAME_MAX},
 	{"teacher", W2S_H5_COL_STR, offsetof(struct pgr_row, teacher), W2S_NAME_MAX},
 	{"filter", W2S_H5_COL_STR, offsetof(struct pgr_row, filter), 16},
+	{"metric", W2S_H5_COL_STR, offsetof(struct pgr_row, metric), 16},
 	{"p_weak", W2S_H5_COL_F64, offsetof(struct pgr_row, p_weak), 0},
 	{"p_w2s", W2S_H5_COL_F64, offsetof(struct pgr_row, p_w2s), 0},
 	{"p_ceiling", W2S_H5_COL_F64, offsetof(struct pgr_row, p_ceiling), 0},
 	{"pgr", W2S_H5_COL_F64, offsetof(struct pgr_row, pgr), 0},
+	{"misfit", W2S_H5_COL_F64, offsetof(struct pgr_row, misfit), 0},
 };
 
 int stg_find_instance(const struct experiment *x, const char *role, const char *model)
@@ -89,9 +91,18 @@ enum w2s_status stg_load_rows(struct experiment *x, const char *view, int64_t be
 	char path[128];
 	snprintf(path, sizeof path, "/views/%s", view);
 	enum w2s_status st = w2s_h5_read_rows(&x->data, path, W2S_H5_F32, D, begin, n, *xs);
-	if (st == W2S_STATUS_OK)
+	/* A real target is read by stg_load_values; the class ids stay 0. */
+	if (st == W2S_STATUS_OK && w2s_config_regression(x->cfg))
+		memset(*ys, 0, (size_t)n * sizeof **ys);
+	else if (st == W2S_STATUS_OK)
 		st = w2s_h5_read_rows(&x->data, "/target", W2S_H5_I32, 0, begin, n, *ys);
 	return st;
+}
+
+enum w2s_status stg_load_values(struct experiment *x, int64_t begin, int64_t end, float **v)
+{
+	*v = w2s_xmalloc((size_t)(end - begin + 1) * sizeof **v);
+	return w2s_h5_read_rows(&x->data, "/target", W2S_H5_F32, 0, begin, end - begin, *v);
 }
 
 /* Collective: stores the final parameters of an instance (rank 0's copy;
@@ -202,6 +213,7 @@ struct val_ctx {
 	int64_t n, N;
 	float *x;        /* (n, D) */
 	int32_t *y;      /* (n) */
+	float *v;        /* (n) true values (regression), or NULL */
 	float *logits;   /* (n, C) */
 };
 
@@ -210,6 +222,11 @@ static double val_score(void *ctx, const struct w2s_mlp *m)
 	struct val_ctx *v = ctx;
 	const size_t C = m->shape.width[m->shape.nlayers];
 	w2s_train_predict(m, v->x, v->n, 1024, v->logits, NULL, NULL);
+	if (v->v) { /* regression: the score is minus the squared error */
+		double se = w2s_sum_squared_diff(v->logits, v->v, (size_t)v->n);
+		w2s_comm_sum_doubles(v->c, &se, 1);
+		return -se / (double)v->N;
+	}
 	double correct = (double)w2s_count_correct(v->logits, v->y, (size_t)v->n, C);
 	w2s_comm_sum_doubles(v->c, &correct, 1);
 	return correct / (double)v->N;
@@ -227,7 +244,9 @@ static enum w2s_status val_load(struct experiment *x, const struct w2s_model_spe
 	v->n = le - lb;
 	v->N = se - sb;
 	enum w2s_status st = stg_agree(x->c, stg_load_rows(x, ms->view, sb + lb, sb + le, &v->x, &v->y));
-	if (st == W2S_STATUS_OK && teacher && ms->train.stop_on == W2S_STOP_ON_TEACHER)
+	if (st == W2S_STATUS_OK && w2s_config_regression(x->cfg))
+		st = stg_agree(x->c, stg_load_values(x, sb + lb, sb + le, &v->v));
+	else if (st == W2S_STATUS_OK && teacher && ms->train.stop_on == W2S_STOP_ON_TEACHER)
 		memcpy(v->y, teacher->val_pred + lb, (size_t)v->n * sizeof *v->y);
 	v->logits = w2s_xmalloc((size_t)(v->n * w2s_config_classes(x->cfg) + 1) * sizeof *v->logits);
 	return st;
@@ -235,6 +254,8 @@ static enum w2s_status val_load(struct experiment *x, const struct w2s_model_spe
 
 static void val_free(struct val_ctx *v)
 {
+	free(v->v);
+	v->v = NULL;
 	free(v->x);
 	free(v->y);
 	free(v->logits);
@@ -342,6 +363,14 @@ enum w2s_status stg_train_instance(struct experiment *x, int i, enum w2s_split s
 		b = 0;
 		e = rows->nsubset;
 	}
+	/* A real target: students learn the teacher's predictions (its
+	 * "probabilities" are its one output), the others the true values. */
+	float *values = NULL;
+	const int regression = w2s_config_regression(x->cfg);
+	if (st == W2S_STATUS_OK && regression && !soft) {
+		st = stg_agree(x->c, stg_load_values(x, b, e, &values));
+		soft = values;
+	}
 	struct val_ctx val = {0};
 	if (st == W2S_STATUS_OK && ms->train.eval_every > 0)
 		st = val_load(x, ms, distill ? NULL : teacher, &val);
@@ -355,6 +384,7 @@ enum w2s_status stg_train_instance(struct experiment *x, int i, enum w2s_split s
 			.soft = soft,
 			.teacher_logits = teacher && distill ? (sub_logit ? sub_logit : teacher->logit)
 							    : NULL,
+			.regression = regression,
 		};
 		struct w2s_train_loss loss = instance_loss(x->cfg);
 		struct w2s_train_log log = {
@@ -395,6 +425,7 @@ enum w2s_status stg_train_instance(struct experiment *x, int i, enum w2s_split s
 				     x->last_ckpt);
 	}
 	val_free(&val);
+	free(values);
 	free(sub_soft);
 	free(sub_pred);
 	free(sub_logit);
@@ -417,6 +448,7 @@ enum w2s_status stg_label_split(struct experiment *x, int i, const struct w2s_ml
 	const struct instance *in = &x->inst[i];
 	const struct w2s_model_spec *ms = &x->cfg->models[in->model];
 	const int64_t C = w2s_config_classes(x->cfg);
+	const int regression = w2s_config_regression(x->cfg);
 	int64_t sb, se, lb, le;
 	w2s_task_split_range(x->cfg, split, &sb, &se);
 	w2s_shard(se - sb, x->c->rank, x->c->size, &lb, &le);
@@ -430,11 +462,20 @@ enum w2s_status stg_label_split(struct experiment *x, int i, const struct w2s_ml
 	if (st == W2S_STATUS_OK) {
 		double t0 = w2s_comm_time();
 		w2s_train_predict(m, xs, n, 1024, logit, prob, pred);
+		float *values = NULL;
+		if (regression) {
+			/* One output: the prediction itself stands for the "probability"
+			 * a student learns from, and the error replaces accuracy. */
+			memcpy(prob, logit, (size_t)n * sizeof *prob);
+			st = stg_agree(x->c, stg_load_values(x, sb + lb, sb + le, &values));
+		}
 		double sums[3] = {
-			(double)w2s_count_correct(logit, ys, (size_t)n, (size_t)C),
-			w2s_loss_xent_hard(logit, ys, (size_t)n, (size_t)C, 0.0f, NULL),
+			regression ? NAN : (double)w2s_count_correct(logit, ys, (size_t)n, (size_t)C),
+			regression ? (values ? w2s_sum_squared_diff(logit, values, (size_t)n) : 0)
+				   : w2s_loss_xent_hard(logit, ys, (size_t)n, (size_t)C, 0.0f, NULL),
 			w2s_comm_time() - t0,
 		};
+		free(values);
 		w2s_comm_sum_doubles(x->c, sums, 3);
 		if (per_row) /* rank-seconds per row: what one query costs one core */
 			*per_row = sums[2] / (double)(N > 0 ? N : 1);
@@ -456,11 +497,14 @@ enum w2s_status stg_label_split(struct experiment *x, int i, const struct w2s_ml
 		snprintf(path, sizeof path, base, in->name, w2s_split_name(split), "logit");
 		st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_F32, N, C, lb, n, logit);
 		snprintf(path, sizeof path, base, in->name, w2s_split_name(split), "prob");
-		if (st == W2S_STATUS_OK)
+		if (st == W2S_STATUS_OK && !regression)
 			st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_F32, N, C, lb, n, prob);
 		snprintf(path, sizeof path, base, in->name, w2s_split_name(split), "pred");
 		if (st == W2S_STATUS_OK)
-			st = w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_I32, N, 0, lb, n, pred);
+			st = regression ? w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_F32, N, 0, lb,
+							    n, logit)
+					: w2s_h5_write_rows(&x->run, x->c, path, W2S_H5_I32, N, 0, lb,
+							    n, pred);
 	}
 	if (st == W2S_STATUS_OK && all && split == W2S_SPLIT_VAL) {
 		w2s_comm_allgather_shards(x->c, pred, N, sizeof *pred, all->val_pred);

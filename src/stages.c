@@ -171,7 +171,10 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 		}
 	}
 	if (st == W2S_STATUS_OK)
-		st = w2s_h5_write_rows(&f, c, "/target", W2S_H5_I32, N, 0, b, e - b, shard.target);
+		st = shard.value ? w2s_h5_write_rows(&f, c, "/target", W2S_H5_F32, N, 0, b, e - b,
+						     shard.value)
+				 : w2s_h5_write_rows(&f, c, "/target", W2S_H5_I32, N, 0, b, e - b,
+						     shard.target);
 	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++) {
 		int64_t sb, se, lb, le;
 		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
@@ -209,6 +212,13 @@ const struct result_row *stg_find_result(const struct experiment *x, const char 
 	return NULL;
 }
 
+static const char *misfit_text(double m)
+{
+	static char buf[32];
+	snprintf(buf, sizeof buf, " %9.4f", m);
+	return buf;
+}
+
 static void print_results(const struct experiment *x, const struct pgr_row *pgr, int npgr)
 {
 	w2s_log_info("%s", "");
@@ -220,12 +230,14 @@ static void print_results(const struct experiment *x, const struct pgr_row *pgr,
 			     r->split, r->accuracy, r->loss, r->train_seconds);
 	}
 	w2s_log_info("%s", "");
-	w2s_log_info("%-16s %-12s %-10s %8s %15s %10s %8s", "strong (test)", "labels of",
-		     "filter", "P_weak", "P_weak->strong", "P_ceiling", "PGR");
+	w2s_log_info("%-16s %-12s %-10s %8s %15s %10s %8s%s", "strong (test)", "labels of",
+		     "filter", "P_weak", "P_weak->strong", "P_ceiling", "PGR",
+		     w2s_config_regression(x->cfg) ? "   misfit   (P = mean squared error)" : "");
 	for (int i = 0; i < npgr; i++)
-		w2s_log_info("%-16s %-12s %-10s %8.4f %15.4f %10.4f %8.3f", pgr[i].strong,
+		w2s_log_info("%-16s %-12s %-10s %8.4f %15.4f %10.4f %8.3f%s", pgr[i].strong,
 			     pgr[i].teacher, pgr[i].filter, pgr[i].p_weak, pgr[i].p_w2s,
-			     pgr[i].p_ceiling, pgr[i].pgr);
+			     pgr[i].p_ceiling, pgr[i].pgr,
+			     isfinite(pgr[i].misfit) ? misfit_text(pgr[i].misfit) : "");
 }
 
 /* Collective: trains the student and the ceiling of `model` on the
@@ -240,10 +252,26 @@ static void fill_pgr(struct experiment *x, const char *model, const struct teach
 	stg_set_field(p->weak, sizeof p->weak, x->cfg->w2s.weak);
 	stg_set_field(p->teacher, sizeof p->teacher, teacher->model);
 	stg_set_field(p->filter, sizeof p->filter, filter);
-	p->p_weak = stg_find_result(x, x->inst[0].name, "test")->accuracy;
-	p->p_w2s = stg_find_result(x, x->inst[student].name, "test")->accuracy;
-	p->p_ceiling = stg_find_result(x, x->inst[ceiling].name, "test")->accuracy;
-	p->pgr = w2s_pgr(p->p_weak, p->p_w2s, p->p_ceiling);
+	const struct result_row *w = stg_find_result(x, x->inst[0].name, "test");
+	const struct result_row *s = stg_find_result(x, x->inst[student].name, "test");
+	const struct result_row *c = stg_find_result(x, x->inst[ceiling].name, "test");
+	if (w2s_config_regression(x->cfg)) {
+		/* PGR on error: the share of the weak model's excess error over
+		 * the ceiling's that the student removes. */
+		stg_set_field(p->metric, sizeof p->metric, "mse");
+		p->p_weak = w->loss;
+		p->p_w2s = s->loss;
+		p->p_ceiling = c->loss;
+		p->pgr = w2s_pgr(-w->loss, -s->loss, -c->loss);
+		p->misfit = x->misfit[student];
+	} else {
+		stg_set_field(p->metric, sizeof p->metric, "accuracy");
+		p->p_weak = w->accuracy;
+		p->p_w2s = s->accuracy;
+		p->p_ceiling = c->accuracy;
+		p->pgr = w2s_pgr(w->accuracy, s->accuracy, c->accuracy);
+		p->misfit = NAN;
+	}
 }
 
 /* Collective: trains and labels one student of `model`; on the rows kept
@@ -258,8 +286,20 @@ static enum w2s_status student(struct experiment *x, int i, const struct teacher
 		st = stg_label_split(x, i, &m, W2S_SPLIT_TRANSFER, secs, next, NULL, NULL, NULL);
 	if (st == W2S_STATUS_OK && next)
 		st = stg_label_split(x, i, &m, W2S_SPLIT_VAL, secs, next, NULL, NULL, NULL);
+	/* Regression: the misfit, how far the student's predictions are from
+	 * its weak teacher's on test. */
+	const int regression = w2s_config_regression(x->cfg);
+	float *mine = NULL;
+	int64_t n = 0;
 	if (st == W2S_STATUS_OK)
-		st = stg_label_split(x, i, &m, W2S_SPLIT_TEST, secs, NULL, NULL, NULL, NULL);
+		st = stg_label_split(x, i, &m, W2S_SPLIT_TEST, secs, NULL, regression ? &mine : NULL,
+				     &n, NULL);
+	if (st == W2S_STATUS_OK && regression) {
+		double sq = w2s_sum_squared_diff(mine, x->cascade.small[W2S_SPLIT_TEST], (size_t)n);
+		w2s_comm_sum_doubles(x->c, &sq, 1);
+		x->misfit[i] = sq / (double)x->cfg->data.rows[W2S_SPLIT_TEST];
+	}
+	free(mine);
 	w2s_mlp_free(&m);
 	return st;
 }
@@ -331,13 +371,16 @@ static enum w2s_status run_models(struct experiment *x)
 	if (st == W2S_STATUS_OK)
 		st = stg_label_split(x, 0, &weak, W2S_SPLIT_TRANSFER, secs, &weak_labels, NULL, NULL, NULL);
 	const int cascade = cfg->cascade.enabled;
+	/* The weak model's test predictions stay for the cascade, and for the
+	 * misfit of regression students. */
+	const int keep_test = cascade || w2s_config_regression(cfg);
 	if (st == W2S_STATUS_OK)
 		st = stg_label_split(x, 0, &weak, W2S_SPLIT_VAL, secs, &weak_labels,
 				     cascade ? &x->cascade.small[W2S_SPLIT_VAL] : NULL,
 				     &x->cascade.n[W2S_SPLIT_VAL], NULL);
 	if (st == W2S_STATUS_OK)
 		st = stg_label_split(x, 0, &weak, W2S_SPLIT_TEST, secs, NULL,
-				     cascade ? &x->cascade.small[W2S_SPLIT_TEST] : NULL,
+				     keep_test ? &x->cascade.small[W2S_SPLIT_TEST] : NULL,
 				     &x->cascade.n[W2S_SPLIT_TEST], &x->cascade.seconds_small);
 	if (st == W2S_STATUS_OK)
 		st = stg_synth(x, &weak);

@@ -44,7 +44,9 @@ struct pgr_row {
 	char weak[W2S_NAME_MAX];
 	char teacher[W2S_NAME_MAX];
 	char filter[16]; /* how the transfer rows were filtered: none, confidence, knn */
+	char metric[16]; /* accuracy, or mse (regression: PGR on error) */
 	double p_weak, p_w2s, p_ceiling, pgr;
+	double misfit;   /* regression: mean (f_student - f_weak)^2 on test; else NaN */
 };
 
 
@@ -64,6 +66,7 @@ struct experiment {
 	int ninst;
 	struct instance inst[W2S_MAX_INSTANCES];
 	int64_t chosen_step[W2S_MAX_INSTANCES]; /* whose parameters were kept */
+	double misfit[W2S_MAX_INSTANCES];       /* regression: against the weak model on test */
 	int nfilter;
 	struct filter_row {
 		char strong[W2S_NAME_MAX];
@@ -97,7 +100,7 @@ struct teacher {
 };
 
 extern const struct w2s_h5_column stg_result_columns[10];
-extern const struct w2s_h5_column stg_pgr_columns[8];
+extern const struct w2s_h5_column stg_pgr_columns[10];
 
 /* Every rank's status, agreed: the worst. */
 enum w2s_status stg_agree(const struct w2s_comm *c, enum w2s_status st);
@@ -118,6 +121,9 @@ void stg_model_shape(const struct w2s_config *cfg, int model, struct w2s_mlp_sha
 /* Not collective: rows [begin, end) of a view and of the target (allocated). */
 enum w2s_status stg_load_rows(struct experiment *x, const char *view, int64_t begin, int64_t end,
 			      float **xs, int32_t **ys);
+
+/* Not collective: the real targets (regression) of rows [begin, end). */
+enum w2s_status stg_load_values(struct experiment *x, int64_t begin, int64_t end, float **v);
 
 void stg_teacher_alloc(struct teacher *t, int64_t n, int64_t n_val, int64_t C);
 void stg_teacher_free(struct teacher *t);

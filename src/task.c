@@ -49,7 +49,9 @@ void w2s_task_shard_free(struct w2s_task_shard *s)
 		s->x[v] = NULL;
 	}
 	free(s->target);
+	free(s->value);
 	s->target = NULL;
+	s->value = NULL;
 }
 
 /* With probability p, replaces y by one of the other classes, uniformly. */
@@ -80,7 +82,8 @@ static int32_t argmax_d(const double *v, int n)
 static void generate_latent(const struct w2s_config *c, struct w2s_task_shard *s)
 {
 	int64_t S = c->data.latent.signal, U = c->data.latent.nuisance;
-	int C = c->data.latent.classes;
+	/* Regression scores the first row of W alone. */
+	int C = w2s_config_regression(c) ? 1 : c->data.latent.classes;
 	float *w = w2s_xmalloc((size_t)(C * S) * sizeof *w); /* (C, S) the label's weights */
 	for (int k = 0; k < C; k++)
 		w2s_rng_normals(c->seed, W2S_STREAM_TARGET, (uint64_t)k, w + k * S, (size_t)S);
@@ -98,7 +101,22 @@ static void generate_latent(const struct w2s_config *c, struct w2s_task_shard *s
 				acc += (double)w[k * S + j] * z[j];
 			score[k] = acc;
 		}
-		s->target[r] = noisy_label(c, i, argmax_d(score, C), C, c->data.latent.label_noise);
+		if (s->value) {
+			/* theta = W[0] / |W[0]|: a unit-variance value, plus noise */
+			double norm = 0, noise = 0;
+			for (int64_t j = 0; j < S; j++)
+				norm += (double)w[j] * w[j];
+			if (c->data.latent.label_noise > 0) {
+				float e;
+				w2s_rng_normals(c->seed, W2S_STREAM_NOISE, (uint64_t)i, &e, 1);
+				noise = c->data.latent.label_noise * e;
+			}
+			s->value[r] = (float)(score[0] / sqrt(norm) + noise);
+			s->target[r] = 0;
+		} else {
+			s->target[r] = noisy_label(c, i, argmax_d(score, C), C,
+						   c->data.latent.label_noise);
+		}
 
 		for (int v = 0; v < s->nviews; v++) {
 			const struct w2s_view_spec *vs = &c->data.latent.views[v];
@@ -208,6 +226,8 @@ enum w2s_status w2s_task_generate(const struct w2s_config *c, int64_t begin, int
 	}
 	s->target = malloc((n ? n : 1) * sizeof *s->target);
 	if (!s->target)
+		goto nomem;
+	if (w2s_config_regression(c) && !(s->value = malloc((n ? n : 1) * sizeof *s->value)))
 		goto nomem;
 	if (c->data.task == W2S_TASK_LATENT)
 		generate_latent(c, s);

@@ -73,6 +73,8 @@ static double step_loss(const struct w2s_train_loss *loss, const struct w2s_trai
 			size_t n, size_t C, float scale, int64_t step, int64_t total,
 			double *scratch, float *dlogits)
 {
+	if (d->regression)
+		return w2s_loss_mse(logits, tb, n, scale, dlogits);
 	if (d->teacher_logits)
 		return w2s_loss_kd(logits, yb, kb, n, C, (float)loss->kd_temperature,
 				   (float)loss->kd_weight, scale, dlogits);
@@ -191,7 +193,9 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				lsum = step_loss(loss, d, logits, yb, tb, kb, (size_t)n, (size_t)C, scale,
 						 s.step, total, scratch, dlogits);
 				m->grads[m->nparams + 1] =
-					(float)w2s_count_correct(logits, yb, (size_t)n, (size_t)C);
+					d->regression ? 0.0f
+						      : (float)w2s_count_correct(logits, yb, (size_t)n,
+										 (size_t)C);
 				w2s_mlp_backward(m, &work, xb, (size_t)n, dlogits);
 			}
 			m->grads[m->nparams] = (float)lsum;
@@ -237,7 +241,7 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 					.step = s.step,
 					.epoch = (double)s.step / (double)steps_per_epoch,
 					.loss = s.loss_sum / s.seen,
-					.acc = s.correct / s.seen,
+					.acc = d->regression ? NAN : s.correct / s.seen,
 					.lr = lr,
 					.grad_norm = grad_norm,
 					.seconds = now - t0,

@@ -130,6 +130,30 @@ run synth --set 'synth.models=[weak]' --set synth.label=weak --set synth.rows=50
 # keeps every row in order, so all four train the same model.
 run selall --set data.rows.pool=300 --set 'select.models=[mlp]' --set select.fraction=1
 run select --set data.rows.pool=600 --set 'select.models=[mlp]' --set select.fraction=0.5
+# Regression: squared error, PGR on error and the misfit to the teacher.
+run regression --set data.latent.target=regression
+py "$TMP" <<'PY' || fail "regression"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+with h5py.File(f"{d}/regression/run.h5", "r") as f, h5py.File(f"{d}/regression/data.h5", "r") as g:
+    truth = g["target"][()][g["splits/test"][()]]
+    if truth.dtype != np.float32:
+        sys.exit(f"regression target stored as {truth.dtype}")
+    weak = f["labels/weak.weak/test/pred"][()]
+    for p in f["pgr"][()]:
+        m = p["strong"].decode()
+        student = f[f"labels/student.{m}/test/pred"][()]
+        ceiling = f[f"labels/ceiling.{m}/test/pred"][()]
+        mse = lambda y: float(np.mean((y.astype(np.float64) - truth) ** 2))
+        want = (mse(weak) - mse(student)) / (mse(weak) - mse(ceiling))
+        misfit = float(np.mean((student.astype(np.float64) - weak) ** 2))
+        if p["metric"] != b"mse" or not np.isclose(p["p_w2s"], mse(student), rtol=1e-5) \
+                or not np.isclose(p["pgr"], want, rtol=1e-4, atol=1e-6) \
+                or not np.isclose(p["misfit"], misfit, rtol=1e-4, atol=1e-9):
+            sys.exit(f"{m}: pgr row {p} against mse {mse(student)}, pgr {want}, misfit {misfit}")
+        print(f"regression {m}: MSE weak {mse(weak):.4f} student {mse(student):.4f} "
+              f"ceiling {mse(ceiling):.4f}, PGR {p['pgr']:.3f}, misfit {misfit:.4f}")
+PY
 py "$TMP" <<'PY' || fail "filter, synth or cascade"
 import sys, h5py, numpy as np
 d = sys.argv[1]

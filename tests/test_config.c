@@ -652,7 +652,7 @@ static void reference_and_doc_name_every_key(void **state)
 	static const char *const keys[] = {
 		"seed", "seeds", "data.task", "data.rows.weak_train", "data.rows.transfer", "data.rows.val",
 		"data.rows.test", "data.rows.pool", "data.latent.signal", "data.latent.nuisance",
-		"data.latent.classes", "data.latent.label_noise", "data.latent.views",
+		"data.latent.classes", "data.latent.label_noise", "data.latent.target", "data.latent.views",
 		"data.latent.views.NAME.z", "data.latent.views.NAME.u", "data.latent.views.NAME.noise",
 		"data.teacher.dim", "data.teacher.width", "data.teacher.depth", "data.teacher.classes",
 		"data.teacher.label_noise", "data.teacher.activation", "models", "models.NAME.view",

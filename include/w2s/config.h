@@ -27,6 +27,12 @@
 #define W2S_MAX_MODELS 32
 #define W2S_MAX_HIDDEN (W2S_MLP_MAX_LAYERS - 1)
 
+/* What the latent task's target is. */
+enum w2s_target_kind {
+	W2S_TARGET_CLASS = 0,   /* argmax of W z: a class */
+	W2S_TARGET_REGRESSION,  /* theta . z / |theta| (+ noise): a real value; models have one output */
+};
+
 enum w2s_task_kind {
 	W2S_TASK_LATENT = 0,
 	W2S_TASK_TEACHER,
@@ -134,6 +140,7 @@ struct w2s_config {
 			int64_t signal;   /* dimension of z */
 			int64_t nuisance; /* dimension of u */
 			int classes;      /* argmax of W z over this many classes */
+			enum w2s_target_kind target;
 			double label_noise; /* probability a label is replaced by another class */
 			int nviews;
 			struct w2s_view_spec views[W2S_MAX_VIEWS];
@@ -231,8 +238,11 @@ int w2s_config_view_index(const struct w2s_config *c, const char *name);
 /* Width (number of columns) of a view: for the latent task from its spec,
  * for the teacher task the one view "x" of width dim. */
 int64_t w2s_config_view_width(const struct w2s_config *c, const char *view);
-/* Number of classes of the task. */
+/* Number of classes of the task; 1 (the one output) for regression. */
 int w2s_config_classes(const struct w2s_config *c);
+/* True when the target is a real value (the latent task with target:
+ * regression): models then train with mean squared error. */
+int w2s_config_regression(const struct w2s_config *c);
 
 /* Where two configs (canonical JSON, as in c->json) differ: writes up to
  * three "key.path: A vs B" items into out and returns how many keys differ

@@ -28,7 +28,8 @@ struct w2s_task_shard {
 	int64_t width[W2S_MAX_VIEWS];
 	const char *name[W2S_MAX_VIEWS]; /* views of the config, not owned */
 	float *x[W2S_MAX_VIEWS];         /* (end - begin, width[v]) owned */
-	int32_t *target;                 /* (end - begin) owned */
+	int32_t *target;                 /* (end - begin) owned: class ids */
+	float *value;                    /* (end - begin) owned: real targets (regression), else NULL */
 };
 
 /* Total rows of all splits, and the row range of one split. */

@@ -35,6 +35,7 @@ struct w2s_train_data {
 	const int32_t *y;   /* (N) class ids: hard targets, and what accuracy counts */
 	const float *soft;  /* (N, C) a teacher's probabilities, or NULL to train on y */
 	const float *teacher_logits; /* (N, C) for distillation (kd), or NULL */
+	int regression;     /* C = 1 and soft holds real targets: squared error, no accuracy */
 };
 
 /* Which loss turns the targets into gradients.  With soft targets, `kind`
