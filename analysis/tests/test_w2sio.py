@@ -35,7 +35,8 @@ def test_traces_models_and_splits(run_dir):
                 np.testing.assert_array_equal(cols[col], f[f"trace/{name}/{col}"][()])
     assert run.models["ceiling.mlp"]["widths"] == "16 16 2"
     assert run.models["ceiling.mlp"]["params"] == 16 * 16 + 16 + 16 * 2 + 2
-    assert run.data["splits"] == {"weak_train": 1000, "transfer": 1000, "val": 100, "test": 1000}
+    assert run.data["splits"] == {"weak_train": 1000, "transfer": 1000, "val": 100, "test": 1000,
+                                  "pool": 0}
     assert run.missing == [] and set(run.tables) == {"cascade/curve", "cascade/val_curve"}
     assert run.synth == {}
     with h5py.File(os.path.join(run_dir, "run.h5"), "r") as f:
