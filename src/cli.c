@@ -77,6 +77,8 @@ static const char run_help[] =
 	"                    and DIR/summary.h5 holds every seed's PGR with median and spread\n"
 	"  --quiet           only warnings and errors\n"
 	"  --log-level L     error, warn, info (default) or debug\n"
+	"  --log-format F    text (default) or json: one JSON object per line, progress\n"
+	"                    as {model, step, total, epoch, loss, acc, val_acc, lr, ...}\n"
 	"\n"
 	"writes DIR/config.yaml (the effective config), DIR/data.h5 (views, target, splits),\n"
 	"DIR/run.h5 (labels, parameters, /results and /pgr tables) and DIR/metrics.h5\n"
@@ -128,7 +130,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		const char *s = argv[i];
 		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
 		bool takes = !strcmp(s, "--set") || !strcmp(s, "--out") || !strcmp(s, "--log-level") ||
-			     !strcmp(s, "--seeds");
+			     !strcmp(s, "--seeds") || !strcmp(s, "--log-format");
 		if (takes && !value) {
 			w2s_log_error("%s needs a value (see w2s %s --help)", s, a->command);
 			return W2S_STATUS_USAGE;
@@ -159,6 +161,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (*end != '\0' || a->seeds < 1 || a->seeds > W2S_MAX_SEEDS) {
 				w2s_log_error("--seeds '%s': expected an integer in [1, %d]", value,
 					      W2S_MAX_SEEDS);
+				return W2S_STATUS_USAGE;
+			}
+			i++;
+		} else if (!strcmp(s, "--log-format")) {
+			if (w2s_log_set_format(value) != 0) {
+				w2s_log_error("--log-format '%s': expected text or json", value);
 				return W2S_STATUS_USAGE;
 			}
 			i++;

@@ -16,12 +16,6 @@
 #include "w2s/optim.h"
 #include "w2s/rng.h"
 
-static void format_eta(double seconds, char *out, size_t size)
-{
-	long s = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
-	snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-}
-
 static void optim_opts_from_spec(const struct w2s_train_spec *spec, int64_t total_steps,
 				 struct w2s_optim_opts *o)
 {
@@ -248,16 +242,19 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 					.samples_per_s = s.seen / (now - t_last > 0 ? now - t_last : 1e-9),
 					.val_acc = s.last_val,
 				};
-				char eta[32];
-				format_eta((now - t0) / (double)s.step * (double)(total - s.step), eta,
-					   sizeof eta);
-				char val[32] = "";
-				if (evaluate)
-					snprintf(val, sizeof val, "  val %.4f", s.last_val);
-				w2s_log_info("%-16s step %6lld/%lld  epoch %5.2f  loss %.4f  acc %.4f%s  "
-					     "lr %.2e  %9.0f samples/s  ETA %s",
-					     log->label, (long long)s.step, (long long)total, row.epoch,
-					     row.loss, row.acc, val, row.lr, row.samples_per_s, eta);
+				struct w2s_log_progress pr = {
+					.model = log->label,
+					.step = s.step,
+					.total = total,
+					.epoch = row.epoch,
+					.loss = row.loss,
+					.acc = row.acc,
+					.val_acc = evaluate ? s.last_val : NAN,
+					.lr = row.lr,
+					.samples_per_s = row.samples_per_s,
+					.eta_seconds = (now - t0) / (double)s.step * (double)(total - s.step),
+				};
+				w2s_log_progress(&pr);
 				W2S_CHECK(s.ntrace < capacity);
 				s.trace_rows[s.ntrace++] = row;
 				int bad = 0;

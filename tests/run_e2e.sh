@@ -43,4 +43,16 @@ PY
 "$W2S" config --json >"$TMP/builtin.json"
 "$W2S" config "$W2S_SRCDIR/jobs/configs/default.yaml" --json >"$TMP/shipped.json"
 cmp "$TMP/builtin.json" "$TMP/shipped.json" || fail "jobs/configs/default.yaml differs from the built-in default"
+# --log-format json: every line of the output is one JSON object, and the
+# progress lines carry the model, step and loss.
+"$W2S" run "$TMP/small.yaml" --out "$TMP/json" --log-format json >"$TMP/json.log" ||
+	fail "w2s run --log-format json"
+"$PYTHON3" - "$TMP/json.log" <<'PY' || fail "--log-format json output"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+progress = [r for r in rows if "step" in r]
+if not progress or not all({"model", "step", "loss", "lr", "rank", "time"} <= set(r) for r in progress):
+    sys.exit("progress objects lack their fields")
+print(f"--log-format json: {len(rows)} lines, {len(progress)} progress objects")
+PY
 echo "run_e2e: ok"

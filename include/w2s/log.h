@@ -7,6 +7,8 @@
 #ifndef W2S_LOG_H
 #define W2S_LOG_H
 
+#include <stdint.h>
+
 enum w2s_log_level {
 	W2S_LOG_ERROR = 0,
 	W2S_LOG_WARN,
@@ -40,5 +42,20 @@ void w2s_log_flush_local(int print);
 
 /* Tell the logger the world size so local errors name their rank. */
 void w2s_log_set_world(int size);
+
+/* "text" (the default) or "json": one JSON object per line, {"level",
+ * "rank", "time" (seconds since start-up), "msg"} for messages and the
+ * fields of struct w2s_log_progress for progress.  Returns -1 for another
+ * name. */
+int w2s_log_set_format(const char *name);
+
+/* One progress report of a model in training (rank 0 prints it). */
+struct w2s_log_progress {
+	const char *model;
+	int64_t step, total;
+	double epoch, loss, acc, val_acc; /* val_acc NaN: not evaluated */
+	double lr, samples_per_s, eta_seconds;
+};
+void w2s_log_progress(const struct w2s_log_progress *p);
 
 #endif
