@@ -78,8 +78,8 @@ expect_out "$TMP/run.out" "a w2s run file" "on 1 rank in [0-9.]+ s" \
 	"ceiling\.mlp +view x +widths 16-32-2 +relu +610 parameters" \
 	"weak\.weak +test \(1000 rows\), transfer \(800 rows\)" \
 	"^/results \([0-9]+ rows\)" "^/pgr \(2 rows\)" \
-	"^  strong +weak +teacher +filter +p_weak +p_w2s +p_ceiling +pgr$" \
-	"^  strong +weak +weak +none +0\.[0-9]{4} +0\.[0-9]{4} +0\.[0-9]{4} " \
+	"^  strong +weak +teacher +filter +metric +p_weak +p_w2s +p_ceiling +pgr +misfit$" \
+	"^  strong +weak +weak +none +accuracy +0\.[0-9]{4} +0\.[0-9]{4} +0\.[0-9]{4} " \
 	"^/cascade/curve \(101 rows, test\) and /cascade/val_curve \(101 rows, val\)" \
 	"weak\.weak answers every query and defers it to ceiling\.mlp when its maxprob score" \
 	"threshold 0\.[0-9]{4} chosen on val, the cheapest within 0\.005 of ceiling\.mlp alone" \
@@ -89,7 +89,7 @@ expect_out "$TMP/run.out" "a w2s run file" "on 1 rank in [0-9.]+ s" \
 	fail "inspect words a filter, synthetic rows or a second cascade table the run did not have"
 ok methods
 expect_out "$TMP/methods.out" "^/pgr \(4 rows\)" \
-	"^  strong +weak +weak +confidence +0\.[0-9]{4}" "^  strong +weak +weak +none +0\.[0-9]{4}" \
+	"^  strong +weak +weak +confidence +accuracy +0\.[0-9]{4}" "^  strong +weak +weak +none +accuracy +0\.[0-9]{4}" \
 	"filter none beside a filtered row: unfiltered\.<strong>" \
 	"^/filter \(2 rows\): what w2s\.filter removed" "^  mlp +confidence +0\.8000 +800 +640 " \
 	"^synthetic rows \(/synth/<model>/\{x,y\}\)" "^  strong +300 rows x 8 columns" \
