@@ -439,6 +439,7 @@ struct seed_pgr_row {
 
 struct summary_row {
 	char strong[W2S_NAME_MAX];
+	char filter[16];
 	char metric[16];
 	int64_t n;
 	double median, min, max, mean, std;
@@ -446,6 +447,7 @@ struct summary_row {
 
 static const struct w2s_h5_column summary_columns[] = {
 	{"strong", W2S_H5_COL_STR, offsetof(struct summary_row, strong), W2S_NAME_MAX},
+	{"filter", W2S_H5_COL_STR, offsetof(struct summary_row, filter), 16},
 	{"metric", W2S_H5_COL_STR, offsetof(struct summary_row, metric), 16},
 	{"n", W2S_H5_COL_I64, offsetof(struct summary_row, n), 0},
 	{"median", W2S_H5_COL_F64, offsetof(struct summary_row, median), 0},
@@ -528,7 +530,9 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 		double v[4][W2S_MAX_SEEDS];
 		int k = 0;
 		for (int64_t b = 0; b < nall; b++) {
-			if (strcmp(all[b].r.strong, all[a].r.strong) != 0)
+			/* one summary per student: a filtered run has two per model */
+			if (strcmp(all[b].r.strong, all[a].r.strong) != 0 ||
+			    strcmp(all[b].r.filter, all[a].r.filter) != 0)
 				continue;
 			v[0][k] = all[b].r.p_weak;
 			v[1][k] = all[b].r.p_w2s;
@@ -539,6 +543,7 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 		for (int m = 0; m < 4; m++) {
 			struct summary_row *r = &sum[nsum++];
 			stg_set_field(r->strong, sizeof r->strong, all[a].r.strong);
+			stg_set_field(r->filter, sizeof r->filter, all[a].r.filter);
 			stg_set_field(r->metric, sizeof r->metric, metrics[m]);
 			describe(v[m], k, r);
 		}
@@ -576,15 +581,15 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 	if (st == W2S_STATUS_OK) {
 		w2s_log_info("%s", "");
 		w2s_log_info("over %d seeds (test; median [min, max]):", n);
-		w2s_log_info("%-16s %24s %24s %24s %24s", "strong", "P_weak", "P_weak->strong",
-			     "P_ceiling", "PGR");
+		w2s_log_info("%-16s %-10s %24s %24s %24s %24s", "strong", "filter", "P_weak",
+			     "P_weak->strong", "P_ceiling", "PGR");
 		for (int64_t i = 0; i + 3 < nsum; i += 4) {
 			char cell[4][64];
 			for (int m = 0; m < 4; m++)
 				snprintf(cell[m], sizeof cell[m], "%.4f [%.4f, %.4f]", sum[i + m].median,
 					 sum[i + m].min, sum[i + m].max);
-			w2s_log_info("%-16s %24s %24s %24s %24s", sum[i].strong, cell[0], cell[1],
-				     cell[2], cell[3]);
+			w2s_log_info("%-16s %-10s %24s %24s %24s %24s", sum[i].strong, sum[i].filter,
+				     cell[0], cell[1], cell[2], cell[3]);
 		}
 		w2s_log_info("wrote %s", path);
 	}
