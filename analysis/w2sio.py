@@ -1,4 +1,4 @@
-"""w2sio: read the files a `w2s run` writes, for the analysis scripts.
+"""w2sio: read the files a `w2s run` or a sweep writes, for the analysis scripts.
 
 One run folder holds config.yaml, data.h5, run.h5 and metrics.h5 (see
 doc/outputs.md).  This module turns them into plain Python and numpy: tables
@@ -6,8 +6,9 @@ become lists of dicts with str (not bytes) fields, traces become dicts of
 numpy arrays keyed by column, attributes become str / int / float.  It needs
 h5py and numpy only; pandas and xarray are optional for callers.
 
-It deliberately does not plot or aggregate: report.py draws one run, and
-later sweep scripts reuse load_run() over many.
+It deliberately does not plot or aggregate: report.py draws one run,
+sweep.py a sweep (the folder of `w2s sweep expand`, with the table that
+`w2s sweep collect` wrote into it).
 
     run = load_run("w2s-out")
     run.results          # [{"model": "weak.weak", "split": "test", "accuracy": ...}, ...]
@@ -16,6 +17,11 @@ later sweep scripts reuse load_run() over many.
     run.tables["cascade/curve"]           # only when the run wrote one
     run.table_attrs["cascade/curve"]["chosen_threshold"]
     run.title()          # "latent task, seed 1: weak -> strong, big"
+
+    sweep = load_sweep("runs/noise-width")
+    sweep.keys           # ["data.latent.views.weak.noise", "models.big.hidden", "seed", "train.lr"]
+    sweep.rows           # [{"trial": 0, "status": "done", "seed": 1.0, "strong": "big", "pgr": ...}, ...]
+    sweep.counts()       # {"done": 35, "failed": 0, "unfinished": 0, "missing": 1}
 """
 import json
 import os
@@ -217,3 +223,149 @@ class Run:
 def load_run(path):
     """A Run from a run folder (or a file inside it)."""
     return Run(path)
+
+
+# ---- sweeps: the folder of `w2s sweep expand` and the table of `collect`
+
+SWEEP_METRICS = ("p_weak", "p_w2s", "p_ceiling", "pgr")
+# Columns of /results that are not swept keys: before them the trial and
+# its state, after them the strong model and its numbers.
+SWEEP_FIXED = ("trial", "exit_code", "status", "strong") + SWEEP_METRICS
+
+
+def parse_widths(value):
+    """A swept list of numbers as written in sweep.h5 ("[256, 256]") as a
+    tuple of numbers, or None when it is not one (a name, a map)."""
+    if not isinstance(value, str) or not value.startswith("["):
+        return None
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(items, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              for v in items):
+        return None
+    return tuple(items)
+
+
+class Sweep:
+    """What `w2s sweep collect DIR` gathered, with the folder's manifest.
+
+    dir       the sweep folder
+    path      DIR/sweep.h5
+    attrs     sweep.h5 root attributes (kind "sweep", w2s_version, git_rev, status, ...)
+    rows      /results rows: trial, exit_code, status, one value per swept key,
+              strong, p_weak, p_w2s, p_ceiling, pgr (NaN where not done), and
+              metric: what the p_* measure, from the trial's run.h5 /pgr
+              ("accuracy", or "mse" for a regression target; "" when not done)
+    keys      the swept keys in the table's order (seed among them when swept)
+    manifest  sweep.json as a dict ({} when absent): spec, base, keys, trials
+    stale     trials whose run.h5 is newer than sweep.h5, or that hold one
+              the table calls not done: `w2s sweep collect` again sees them
+    """
+
+    def __init__(self, path):
+        if os.path.isfile(path):
+            self.dir, self.path = os.path.dirname(os.path.abspath(path)), path
+        elif os.path.isdir(path):
+            self.dir, self.path = path, os.path.join(path, "sweep.h5")
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        if not os.path.exists(self.path):
+            if os.path.exists(os.path.join(self.dir, "sweep.json")):
+                raise FileNotFoundError(f"{self.dir}: no sweep.h5 yet: run `w2s sweep collect {self.dir}` "
+                                        "first (safe while trials still run)")
+            raise FileNotFoundError(f"{self.dir}: not a sweep folder (no sweep.json or sweep.h5): "
+                                    "name the --out folder of `w2s sweep expand`")
+        with open_h5(self.path) as f:
+            self.attrs = attrs(f)
+            if self.attrs.get("kind") != "sweep":
+                raise ValueError(f"{self.path} is a '{self.attrs.get('kind', '?')}' file, not a sweep file "
+                                 "(written by `w2s sweep collect`)")
+            self.rows = table(f, "results")
+            if self.rows is None:
+                raise ValueError(f"{self.path}: no /results table")
+            names = f["results"].dtype.names
+        missing = [c for c in SWEEP_FIXED if c not in names]
+        if missing:
+            raise ValueError(f"{self.path}: /results lacks the columns {', '.join(missing)}")
+        self.keys = [n for n in names if n not in SWEEP_FIXED]
+        manifest = os.path.join(self.dir, "sweep.json")
+        self.manifest = {}
+        if os.path.exists(manifest):
+            with open(manifest) as m:
+                self.manifest = json.load(m)
+        self._read_trials()
+
+    def _read_trials(self):
+        """Each done trial's metric, and trials the table has not caught up with."""
+        made = os.path.getmtime(self.path)
+        metric, self.stale = {}, []
+        for t in sorted({r["trial"] for r in self.rows}):
+            run = os.path.join(self.dir, "trials", str(t), "run.h5")
+            done = any(r["trial"] == t and r["status"] == "done" for r in self.rows)
+            if not os.path.exists(run):
+                metric[t] = ""  # a done trial whose folder went away: unknown
+                continue
+            if os.path.getmtime(run) > made or not done:
+                self.stale.append(t)
+            metric[t] = ""
+            if done:
+                try:
+                    with h5py.File(run, "r") as f:
+                        pgr = f["pgr"]
+                        names = pgr.dtype.names or ()
+                        metric[t] = text(pgr["metric"][0]) if "metric" in names and len(pgr) else "accuracy"
+                except (OSError, KeyError):
+                    metric[t] = "accuracy"
+        for r in self.rows:
+            r["metric"] = metric.get(r["trial"], "") if r["status"] == "done" else ""
+
+    def name(self):
+        """The sweep's name: its folder's."""
+        return os.path.basename(os.path.normpath(os.path.abspath(self.dir)))
+
+    def kind(self, key):
+        """How a swept key's values read: "number" (a float column),
+        "widths" (lists of numbers, such as models.NAME.hidden) or "text"."""
+        values = [r[key] for r in self.rows]
+        if all(isinstance(v, (int, float)) for v in values):
+            return "number"
+        if all(parse_widths(v) is not None for v in values):
+            return "widths"
+        return "text"
+
+    def values(self, key):
+        """A key's distinct values, in the order trials first take them."""
+        out = []
+        for r in self.rows:
+            if r[key] not in out:
+                out.append(r[key])
+        return out
+
+    def strong(self):
+        """The strong models, in the order of the table."""
+        out = []
+        for r in self.rows:
+            if r["strong"] not in out:
+                out.append(r["strong"])
+        return out
+
+    def trials(self):
+        """{trial: its first row}: status, exit code and swept values of each."""
+        out = {}
+        for r in self.rows:
+            out.setdefault(r["trial"], r)
+        return out
+
+    def counts(self):
+        """{status: trials} over the four states, in their order."""
+        out = {s: 0 for s in ("done", "failed", "unfinished", "missing")}
+        for r in self.trials().values():
+            out[r["status"]] = out.get(r["status"], 0) + 1
+        return out
+
+
+def load_sweep(path):
+    """A Sweep from a sweep folder (or its sweep.h5)."""
+    return Sweep(path)
