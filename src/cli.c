@@ -17,6 +17,7 @@
 #include "w2s/cli_sweep.h"
 #include "w2s/config.h"
 #include "w2s/h5io.h"
+#include "w2s/import.h"
 #include "w2s/inspect.h"
 #include "w2s/log.h"
 #include "w2s/stages.h"
@@ -33,6 +34,8 @@ static const char main_help[] =
 	"commands:\n"
 	"  run [CONFIG.yaml]      the whole experiment (the built-in default without a config)\n"
 	"  gen [CONFIG.yaml]      only the data file\n"
+	"  import [SPEC.yaml]     your own arrays (.npy, .csv, HDF5) into a data file that\n"
+	"                         `run` uses with data.task: import\n"
 	"  config [CONFIG.yaml]   print the effective config, or every key with --keys\n"
 	"  sweep expand SPEC      one config per trial of a sweep spec (--out DIR), and a\n"
 	"                         slurm job array that runs them\n"
@@ -317,7 +320,12 @@ static int run_command(const struct w2s_comm *c, const struct args *a)
 	};
 	w2s_log_info("w2s %s on %d rank%s; BLIS kernels: %s", PACKAGE_VERSION, c->size,
 		     c->size > 1 ? "s" : "", w2s_blas_arch());
-	if (!strcmp(a->command, "gen")) {
+	if (!strcmp(a->command, "gen") && cfg.data.task == W2S_TASK_IMPORT) {
+		w2s_log_error("w2s gen: nothing to generate with data.task import; the data are "
+			      "in %s",
+			      cfg.data.import.path);
+		st = W2S_STATUS_CONFIG;
+	} else if (!strcmp(a->command, "gen")) {
 		bool resuming = false;
 		st = w2s_stage_prepare_out(c, &cfg, a->out, "data.h5", a->force, false, &resuming);
 		char path[4096];
@@ -364,6 +372,8 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 		return w2s_cli_sweep(c, argc, argv);
 	if (!strcmp(argv[1], "inspect"))
 		return w2s_inspect_main(c, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "import"))
+		return w2s_import_main(c, argc - 1, argv + 1);
 	const char *help = NULL;
 	if (!strcmp(argv[1], "run"))
 		help = run_help;
@@ -372,8 +382,8 @@ int w2s_cli_main(const struct w2s_comm *c, int argc, char **argv)
 	else if (!strcmp(argv[1], "config"))
 		help = config_help;
 	if (!help) {
-		w2s_log_error("unknown command '%s' (commands: run, gen, config, sweep, inspect; see "
-			      "w2s --help)",
+		w2s_log_error("unknown command '%s' (commands: run, gen, import, config, sweep, "
+			      "inspect; see w2s --help)",
 			      argv[1]);
 		return w2s_status_exit_code(W2S_STATUS_USAGE);
 	}

@@ -737,6 +737,12 @@ int w2s_config_view_index(const struct w2s_config *c, const char *name)
 {
 	if (c->data.task == W2S_TASK_TEACHER)
 		return strcmp(name, "x") == 0 ? 0 : -1;
+	if (c->data.task == W2S_TASK_IMPORT) {
+		for (int i = 0; i < c->data.import.info.nviews; i++)
+			if (strcmp(c->data.import.info.views[i].name, name) == 0)
+				return i;
+		return -1;
+	}
 	for (int i = 0; i < c->data.latent.nviews; i++)
 		if (strcmp(c->data.latent.views[i].name, name) == 0)
 			return i;
@@ -750,6 +756,8 @@ int64_t w2s_config_view_width(const struct w2s_config *c, const char *view)
 		return -1;
 	if (c->data.task == W2S_TASK_TEACHER)
 		return c->data.teacher.dim;
+	if (c->data.task == W2S_TASK_IMPORT)
+		return c->data.import.info.views[i].width;
 	const struct w2s_view_spec *v = &c->data.latent.views[i];
 	return v->noise > 0 ? v->z : v->z + v->u;
 }
@@ -758,11 +766,15 @@ int w2s_config_classes(const struct w2s_config *c)
 {
 	if (w2s_config_regression(c))
 		return 1;
+	if (c->data.task == W2S_TASK_IMPORT)
+		return c->data.import.info.classes;
 	return c->data.task == W2S_TASK_TEACHER ? c->data.teacher.classes : c->data.latent.classes;
 }
 
 int w2s_config_regression(const struct w2s_config *c)
 {
+	if (c->data.task == W2S_TASK_IMPORT)
+		return c->data.import.info.regression;
 	return c->data.task == W2S_TASK_LATENT && c->data.latent.target == W2S_TARGET_REGRESSION;
 }
 

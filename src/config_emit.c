@@ -53,6 +53,7 @@ static json_t *key_json(const struct cfg_key *k, const char *base, const struct 
 		memcpy(&i, p, sizeof i);
 		return json_string(k->names[i]);
 	case CFG_T_NAME:
+	case CFG_T_PATH:
 		return json_string(p);
 	case CFG_T_VIEWS:
 		a = json_object();
@@ -211,7 +212,9 @@ static void yaml_real(FILE *f, double v)
 }
 
 /* Names are letters, digits, '_' and '-'; the ones a YAML reader would
- * take for a number, a boolean, null or a list item are quoted. */
+ * take for a number, a boolean, null or a list item are quoted.  Paths
+ * may hold any character: one beyond those and '.' and '/' is quoted,
+ * with '\\' and '"' escaped. */
 static void yaml_string(FILE *f, const char *s)
 {
 	static const char *const words[] = {"y", "n", "yes", "no", "true", "false",
@@ -219,7 +222,19 @@ static void yaml_string(FILE *f, const char *s)
 	bool quote = s[0] == '\0' || s[0] == '-' || (s[0] >= '0' && s[0] <= '9');
 	for (int i = 0; words[i] != NULL && !quote; i++)
 		quote = strcasecmp(s, words[i]) == 0;
-	fprintf(f, quote ? "\"%s\"" : "%s", s);
+	bool odd = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./") !=
+		   strlen(s);
+	if (!odd) {
+		fprintf(f, quote ? "\"%s\"" : "%s", s);
+		return;
+	}
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
 }
 
 static void yaml_flow(FILE *f, const json_t *v)

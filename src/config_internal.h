@@ -105,6 +105,7 @@ enum cfg_type {
 	CFG_T_REAL,        /* double */
 	CFG_T_ENUM,        /* an enum, stored as int: index into names */
 	CFG_T_NAME,        /* char[W2S_NAME_MAX] */
+	CFG_T_PATH,        /* char[W2S_PATH_MAX]: a file path, any characters but NUL */
 	/* Handled by their own code, listed for the key check and the reference: */
 	CFG_T_VIEWS,       /* data.latent.views */
 	CFG_T_COUNT,       /* views.NAME.z and .u: all or an integer */

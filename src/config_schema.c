@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "w2s/import.h"
 
 /* Widths (latent parts, teacher, hidden layers) above this are typos; it
  * also keeps every product of two widths far from overflowing int64. */
@@ -36,7 +37,7 @@ _Static_assert(sizeof(enum w2s_schedule) == sizeof(int), "enums are stored as in
 _Static_assert(sizeof(enum w2s_loss_kind) == sizeof(int), "enums are stored as int");
 
 /* Indexed by the enum values. */
-static const char *const task_names[] = {"latent", "teacher", NULL};
+static const char *const task_names[] = {"latent", "teacher", "import", NULL};
 static const char *const act_names[] = {"relu", "gelu", "tanh", NULL};
 static const char *const optimizer_names[] = {"adam", "sgd", NULL};
 static const char *const schedule_names[] = {"constant", "cosine", NULL};
@@ -193,12 +194,20 @@ static const struct cfg_key teacher_keys[] = {
 static const struct cfg_section teacher_section = {teacher_keys,
 						   sizeof teacher_keys / sizeof *teacher_keys};
 
+static const struct cfg_key import_keys[] = {
+	{"path", CFG_T_PATH, CONF(data.import.path), .def = "", .def_doc = "(none)",
+	 .meaning = "task import: the data.h5 `w2s import` wrote; its views, classes and rows replace data.*"},
+};
+static const struct cfg_section import_section = {import_keys,
+						  sizeof import_keys / sizeof *import_keys};
+
 static const struct cfg_key data_keys[] = {
 	{"task", CFG_T_ENUM, CONF(data.task), .names = task_names, .def = "latent",
-	 .meaning = "latent: labels from z, seen through views; teacher: labels from a random network on x"},
+	 .meaning = "latent: labels from z, seen through views; teacher: labels from a random network on x; import: your arrays"},
 	{"rows", CFG_T_SECTION, 0, .sub = &rows_section},
 	{"latent", CFG_T_SECTION, 0, .sub = &latent_section},
 	{"teacher", CFG_T_SECTION, 0, .sub = &teacher_section},
+	{"import", CFG_T_SECTION, 0, .sub = &import_section},
 };
 static const struct cfg_section data_section = {data_keys, sizeof data_keys / sizeof *data_keys};
 
@@ -475,6 +484,9 @@ void cfg_key_describe(const struct cfg_key *k, bool article, char *buf, size_t l
 		else
 			snprintf(buf, len, "name");
 		break;
+	case CFG_T_PATH:
+		snprintf(buf, len, "%sfile path", article ? "a " : "");
+		break;
 	default:
 		snprintf(buf, len, "%s", k->type_doc ? k->type_doc : "");
 		break;
@@ -531,6 +543,12 @@ static enum w2s_status read_key(struct cfg_ctx *x, const struct cfg_key *k, cons
 	case CFG_T_NAME:
 		if (s != NULL && valid_name(s)) {
 			snprintf(p, W2S_NAME_MAX, "%s", s);
+			return W2S_STATUS_OK;
+		}
+		break;
+	case CFG_T_PATH:
+		if (s != NULL && strlen(s) < W2S_PATH_MAX) {
+			snprintf(p, W2S_PATH_MAX, "%s", s);
 			return W2S_STATUS_OK;
 		}
 		break;
@@ -736,6 +754,9 @@ static void list_views(const struct w2s_config *c, char *buf, size_t len)
 	int n = 0;
 	if (c->data.task == W2S_TASK_TEACHER)
 		names[n++] = "x";
+	else if (c->data.task == W2S_TASK_IMPORT)
+		for (; n < c->data.import.info.nviews; n++)
+			names[n] = c->data.import.info.views[n].name;
 	else
 		for (; n < c->data.latent.nviews; n++)
 			names[n] = c->data.latent.views[n].name;
@@ -1055,9 +1076,11 @@ static enum w2s_status check_regression(struct cfg_ctx *x, const struct cfg_node
 		const struct cfg_entry *e = cfg_find_path(root, paths[i]);
 		struct cfg_origin def = {.kind = CFG_SRC_DEFAULT};
 		return cfg_fail(x, e ? &e->val->at : &def,
-				"%s: not available with data.latent.target: regression (students "
+				"%s: not available with %s (students "
 				"learn the weak model's predictions by squared error)",
-				paths[i]);
+				paths[i], c->data.task == W2S_TASK_IMPORT
+						  ? "an imported real-valued target"
+						  : "data.latent.target: regression");
 	}
 	c->cascade.enabled = 0;
 	return W2S_STATUS_OK;
@@ -1117,6 +1140,8 @@ static enum w2s_status check_size(struct cfg_ctx *x, const struct cfg_node *root
 		rows += c->data.rows[s];
 	}
 	int64_t cols = 0; /* at most 16 views of 2 * 2^24 columns: no overflow */
+	if (c->data.task == W2S_TASK_IMPORT)
+		return W2S_STATUS_OK; /* the data exist already */
 	if (c->data.task == W2S_TASK_TEACHER)
 		cols = c->data.teacher.dim;
 	else
@@ -1130,10 +1155,51 @@ static enum w2s_status check_size(struct cfg_ctx *x, const struct cfg_node *root
 	return W2S_STATUS_OK;
 }
 
+/* Task import: the views, classes, target and rows are what the data file
+ * holds.  A row count the config gives must be the file's (a config written
+ * for other data should not run silently on these); absent ones are taken
+ * from the file, so the JSON records what ran. */
+static enum w2s_status check_import(struct cfg_ctx *x, const struct cfg_node *root,
+				    struct w2s_config *c)
+{
+	const struct cfg_entry *e = cfg_find_path(root, "data.import.path");
+	const struct cfg_entry *task = cfg_find_path(root, "data.task");
+	struct cfg_origin def = {.kind = CFG_SRC_DEFAULT};
+	if (c->data.import.path[0] == '\0')
+		return cfg_fail(x, task ? &task->val->at : &def,
+				"data.import.path: task import needs the data file that `w2s import` "
+				"wrote (data: {task: import, import: {path: DIR/data.h5}})");
+	char why[512];
+	if (w2s_import_describe(c->data.import.path, &c->data.import.info, why, sizeof why) !=
+	    W2S_STATUS_OK)
+		return cfg_fail(x, e ? &e->val->at : &def, "data.import.path: %s", why);
+	for (int s = 0; s < W2S_NSPLITS; s++) {
+		char path[64];
+		snprintf(path, sizeof path, "data.rows.%s", w2s_split_name((enum w2s_split)s));
+		const struct cfg_entry *r = cfg_find_path(root, path);
+		const int64_t have = c->data.import.info.rows[s];
+		if (r != NULL && c->data.rows[s] != have)
+			return cfg_fail(x, &r->val->at,
+					"%s: %lld, but '%s' holds %lld %s rows (leave data.rows out "
+					"with task import: the rows come from the file)",
+					path, (long long)c->data.rows[s], c->data.import.path,
+					(long long)have, w2s_split_name((enum w2s_split)s));
+		if (s != W2S_SPLIT_POOL && have < 1)
+			return cfg_fail(x, e ? &e->val->at : &def,
+					"data.import.path: '%s' has no %s rows (every split but pool "
+					"needs at least one)",
+					c->data.import.path, w2s_split_name((enum w2s_split)s));
+		c->data.rows[s] = have;
+	}
+	return W2S_STATUS_OK;
+}
+
 enum w2s_status cfg_check(struct cfg_ctx *x, const struct cfg_node *root, struct w2s_config *c,
 			  uint32_t *models_given)
 {
 	enum w2s_status st = check_section(x, &cfg_top_section, root, "", (char *)c, true, NULL);
+	if (st == W2S_STATUS_OK && c->data.task == W2S_TASK_IMPORT)
+		st = check_import(x, root, c);
 	if (st == W2S_STATUS_OK)
 		st = check_views(x, root, c);
 	if (st == W2S_STATUS_OK)

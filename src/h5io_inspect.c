@@ -590,3 +590,25 @@ enum w2s_status w2s_h5_read_doubles(struct w2s_h5 *f, const char *path, int64_t 
 	H5Dclose(d);
 	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
 }
+
+enum w2s_status w2s_h5_read_floats(struct w2s_h5 *f, const char *path, float *out)
+{
+	struct w2s_h5_dataset_info info;
+	if (w2s_h5_dataset_info(f, path, &info) != W2S_STATUS_OK)
+		return W2S_STATUS_IO;
+	bool numeric = !strncmp(info.type, "float", 5) || !strncmp(info.type, "int", 3) ||
+		       !strncmp(info.type, "uint", 4);
+	if (!numeric) {
+		w2s_log_error_local("'%s': '%s' holds %s, expected numbers", f->path, path, info.type);
+		return W2S_STATUS_IO;
+	}
+	hid_t d = H5Dopen2(f->file, path, H5P_DEFAULT);
+	int bad = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0;
+	if (bad) {
+		char what[1100];
+		snprintf(what, sizeof what, "dataset '%s'", path);
+		fail_read(f, what);
+	}
+	H5Dclose(d);
+	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
+}

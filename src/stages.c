@@ -635,7 +635,14 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 	if (st != W2S_STATUS_OK)
 		goto cleanup;
 	stg_join(path, sizeof path, opts->out, "data.h5");
-	if (x->resuming && data_is_current(x, path)) {
+	const bool imported = cfg->data.task == W2S_TASK_IMPORT;
+	if (imported) {
+		/* Imported data are read where they are, never copied: they can
+		 * be large, and many runs share them. */
+		w2s_log_info("data: %lld rows imported in %s", (long long)w2s_task_rows(cfg),
+			     cfg->data.import.path);
+		st = w2s_h5_open(&x->data, c, cfg->data.import.path);
+	} else if (x->resuming && data_is_current(x, path)) {
 		w2s_log_info("gen: %s is whole and current; kept", path);
 	} else {
 		w2s_log_info("gen: %lld rows of the %s task into %s", (long long)w2s_task_rows(cfg),
@@ -693,6 +700,16 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 	p.kind = "run";
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_write_provenance(&x->run, &p);
+	if (st == W2S_STATUS_OK && imported) {
+		/* Where the data were, absolute, so the run names them from anywhere. */
+		char cwd[4096], abs[8192];
+		const char *dp = cfg->data.import.path;
+		if (dp[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
+			snprintf(abs, sizeof abs, "%s/%s", cwd, dp);
+		else
+			snprintf(abs, sizeof abs, "%s", dp);
+		st = w2s_h5_attr_string(&x->run, "/", "data", abs);
+	}
 	if (st == W2S_STATUS_OK)
 		st = run_models(x);
 	if (st == W2S_STATUS_OK)
@@ -704,9 +721,10 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 	if (st == W2S_STATUS_OK)
 		st = stg_agree(c, c->rank == 0 && stg_rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
 	if (st == W2S_STATUS_OK)
-		w2s_log_info("\nwrote %s/{config.yaml, data.h5, run.h5, metrics.h5} in %.1f s on %d "
+		w2s_log_info("\nwrote %s/{config.yaml, %srun.h5, metrics.h5} in %.1f s on %d "
 			     "rank%s",
-			     opts->out, w2s_comm_time() - t0, c->size, c->size > 1 ? "s" : "");
+			     opts->out, imported ? "" : "data.h5, ", w2s_comm_time() - t0, c->size,
+			     c->size > 1 ? "s" : "");
 cleanup:
 	w2s_h5_close(&x->run);
 	w2s_h5_close(&x->data);

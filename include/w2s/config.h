@@ -36,7 +36,9 @@ enum w2s_target_kind {
 enum w2s_task_kind {
 	W2S_TASK_LATENT = 0,
 	W2S_TASK_TEACHER,
+	W2S_TASK_IMPORT, /* the user's arrays, in a data file written by `w2s import` */
 };
+
 
 /* The splits every task makes, in the order their rows are stored. */
 enum w2s_split {
@@ -48,6 +50,21 @@ enum w2s_split {
 	W2S_NSPLITS,
 };
 const char *w2s_split_name(enum w2s_split s);
+
+#define W2S_PATH_MAX 1024 /* file paths in a config, with the NUL */
+
+/* What an imported data file holds, read from it when the config is loaded
+ * (import.h, w2s_import_describe): not keys, so never in the JSON. */
+struct w2s_import_info {
+	int nviews;
+	struct {
+		char name[W2S_NAME_MAX];
+		int64_t width;
+	} views[W2S_MAX_VIEWS];
+	int classes;    /* 1 for a real target */
+	int regression; /* /target is float32 */
+	int64_t rows[W2S_NSPLITS]; /* per split, in the order of enum w2s_split */
+};
 
 /* How a student learns from its teacher's outputs (loss.h has the maths). */
 enum w2s_loss_kind {
@@ -153,6 +170,10 @@ struct w2s_config {
 			double label_noise;
 			enum w2s_act act;
 		} teacher;
+		struct {
+			char path[W2S_PATH_MAX]; /* data file of `w2s import`; relative to the working folder */
+			struct w2s_import_info info; /* filled from the file; data.rows too */
+		} import;
 	} data;
 	int nmodels;
 	struct w2s_model_spec models[W2S_MAX_MODELS];

@@ -105,4 +105,8 @@ void w2s_h5_anytable_free(struct w2s_h5_anytable *t);
 enum w2s_status w2s_h5_read_doubles(struct w2s_h5 *f, const char *path, int64_t begin,
 				    int64_t count, double *out);
 
+/* The whole numeric dataset `path`, of any rank and element type, converted
+ * to float32 by HDF5 into out (every element, row-major). */
+enum w2s_status w2s_h5_read_floats(struct w2s_h5 *f, const char *path, float *out);
+
 #endif
