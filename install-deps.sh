@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages w2s builds, tests and analyses with.
 # Idempotent: with everything present it checks and returns in well under a
-# second.  Usage: ./install-deps.sh [build|test|analysis|slurm|all]   (default: all)
+# second.  Usage: ./install-deps.sh [build|test|fuzz|analysis|slurm|all]   (default: all)
 set -eu
 
 build="gcc make autoconf automake libtool pkg-config procps libopenmpi-dev openmpi-bin
@@ -10,17 +10,21 @@ librandom123-dev"
 # The multi-host tests make hosts from network namespaces (ip) and record
 # each host's file writes (strace).
 multihost="iproute2 strace"
+# `make fuzz` (run by check.sh): clang and its libFuzzer and sanitizer
+# runtimes; gcc's sanitizers (--enable-sanitizers) come with gcc.
+fuzz="clang libclang-rt-dev"
 analysis="python3 python3-h5py python3-numpy python3-matplotlib python3-pytest python3-pandas
 python3-xarray python3-h5netcdf"
 slurm="munge slurmctld slurmd slurm-client procps"
 
 case "${1:-all}" in
 build) want="$build" ;;
-test) want="$build $analysis $multihost $slurm" ;; # tests/slurm_jobs.sh runs a local cluster
+test) want="$build $analysis $multihost $slurm $fuzz" ;; # tests/slurm_jobs.sh runs a local cluster
+fuzz) want="$fuzz" ;;
 analysis) want="$analysis" ;;
 slurm) want="$slurm" ;;
-all) want="$build $analysis $multihost $slurm" ;;
-*) echo "install-deps.sh: unknown group '$1' (expected build, test, analysis, slurm or all)" >&2; exit 2 ;;
+all) want="$build $analysis $multihost $fuzz $slurm" ;;
+*) echo "install-deps.sh: unknown group '$1' (expected build, test, fuzz, analysis, slurm or all)" >&2; exit 2 ;;
 esac
 
 missing=""
