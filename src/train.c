@@ -36,7 +36,11 @@ static void optim_opts_from_spec(const struct w2s_train_spec *spec, int64_t tota
 int64_t w2s_train_total_steps(const struct w2s_train_spec *spec, int64_t n)
 {
 	int64_t B = spec->batch < n ? spec->batch : n;
-	return B > 0 ? (n + B - 1) / B * spec->epochs : 0;
+	if (B <= 0)
+		return 0;
+	int64_t per_epoch = (n + B - 1) / B;
+	/* epochs is the user's, up to 2^63 - 1: saturate, not overflow. */
+	return spec->epochs > INT64_MAX / per_epoch ? INT64_MAX : per_epoch * spec->epochs;
 }
 
 /* The state to save after the step just taken: it points at the batch
