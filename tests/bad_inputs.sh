@@ -1,8 +1,9 @@
 #!/bin/sh
 # Bad input beyond the config corpus: config paths that are a folder, a
 # binary or an HDF5 file; sizes whose products overflow; files of a run
-# being resumed that are truncated, of the wrong kind or a folder; an --out
-# that is read-only or on a full file system.  Each must end with its exit
+# being resumed, or given to `w2s inspect` and `w2s import`, that are
+# truncated, of the wrong kind or a folder; an --out that is read-only or
+# on a full file system.  Each must end with its exit
 # code and exactly one "w2s:" line on stderr, and never crash (killed by a
 # signal, exit 134 or 139, "internal error", a sanitizer's error report).
 #
@@ -208,6 +209,46 @@ known "config.yaml a folder: two messages" resume "$TMP/r"
 interrupted "$TMP/r"
 cp "$TMP/ref/run.h5" "$TMP/r/data.h5"
 check 4 "has no dataset '/views/" mpi 2 "$W2S" run "$cfg" --out "$TMP/r" --resume --quiet
+
+# ---- files that `w2s inspect` and `w2s import` read
+head -c 5000 "$TMP/ref/data.h5" >"$TMP/cut.h5"
+check 4 "is truncated" "$W2S" inspect "$TMP/cut.h5"
+check 4 "is not an HDF5 file" "$W2S" inspect "$cfg"
+check 4 "is a folder" "$W2S" inspect "$TMP/folder.yaml"
+mkdir "$TMP/imp"
+"$PYTHON3" - "$TMP/imp" <<'EOF'
+import sys, struct, numpy as np
+d = sys.argv[1]
+np.save(f"{d}/x.npy", np.zeros((100, 4), dtype="<f4"))
+np.save(f"{d}/y.npy", (np.arange(100) % 2).astype("<i4"))
+open(f"{d}/cut.npy", "wb").write(open(f"{d}/x.npy", "rb").read()[:200])
+def npy(name, header):
+    h = header.encode()
+    h += b" " * (64 - (10 + len(h) + 1) % 64) + b"\n"
+    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + bytes(64))
+npy("huge.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }")
+npy("long.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (9223372036854775807, 3), }")
+open(f"{d}/ragged.csv", "w").write("a,b\n1,2\n3\n")
+open(f"{d}/far.txt", "w").write("0\n1\n5000000000\n")
+for i, s in enumerate(("transfer", "val", "test")):
+    open(f"{d}/{s}.txt", "w").write("".join(f"{10 * (i + 1) + k}\n" for k in range(10)))
+EOF
+import_view() {
+	src=$1
+	shift
+	"$W2S" import --view "a=$src" --labels "$TMP/imp/y.npy" --out "$TMP/imp/out" --force "$@"
+}
+fractions="--split weak_train=0.25 --split transfer=0.25 --split val=0.25 --split test=0.25"
+check 3 "is truncated" import_view "$TMP/imp/cut.npy" $fractions
+check 3 "4611686018427387904 x 4611686018427387904" import_view "$TMP/imp/huge.npy" $fractions
+check 3 "9223372036854775807 x 3" import_view "$TMP/imp/long.npy" $fractions
+cp "$TMP/binary.yaml" "$TMP/imp/binary.npy"
+check 3 "is not a NumPy .npy file" import_view "$TMP/imp/binary.npy" $fractions
+check 3 "ragged.csv:3" import_view "$TMP/imp/ragged.csv" $fractions
+check 4 "is truncated" import_view "$TMP/cut.h5:/views/x" $fractions
+check 3 "row index 5000000000 is out of range" import_view "$TMP/imp/x.npy" \
+	--split "weak_train=$TMP/imp/far.txt" --split "transfer=$TMP/imp/transfer.txt" \
+	--split "val=$TMP/imp/val.txt" --split "test=$TMP/imp/test.txt"
 
 # ---- output folders that cannot be written
 touch "$TMP/plain"
