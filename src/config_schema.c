@@ -1139,6 +1139,17 @@ static enum w2s_status check_size(struct cfg_ctx *x, const struct cfg_node *root
 			return cfg_fail(x, at, "data too large: the rows of all splits add up past 2^63");
 		rows += c->data.rows[s];
 	}
+	/* The random teacher's weights are made in memory: width^2 per layer. */
+	if (c->data.task == W2S_TASK_TEACHER) {
+		int64_t w = c->data.teacher.width, dim = c->data.teacher.dim;
+		int64_t big = w > dim ? w : dim;
+		/* 64 GiB: more than a node of ours holds, far below overflow */
+		if (big * big > (INT64_C(1) << 36) / 4 / (c->data.teacher.depth + 1))
+			return cfg_fail(x, at, "data.teacher: a teacher of width %lld and input %lld "
+					"has more weights than memory holds (width^2 * layers * 4 bytes "
+					"must stay below 64 GiB)",
+					(long long)w, (long long)dim);
+	}
 	int64_t cols = 0; /* at most 16 views of 2 * 2^24 columns: no overflow */
 	if (c->data.task == W2S_TASK_IMPORT)
 		return W2S_STATUS_OK; /* the data exist already */

@@ -112,6 +112,21 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	enum w2s_status st = W2S_STATUS_OK;
 	memset(res, 0, sizeof *res);
 
+	/* The trace rows are taken before the first step (none inside it):
+	 * a run of absurdly many steps is refused here, on every rank alike. */
+	const int64_t capacity = total / log->every + 2 + (from ? from->ntrace : 0);
+	struct w2s_trace_row *rows = capacity < (INT64_C(1) << 26)
+					     ? calloc((size_t)capacity, sizeof *rows)
+					     : NULL;
+	if (!rows)
+		w2s_log_error_local("%s: %lld steps would make a trace of %lld rows, more than "
+				    "memory holds; raise log.every or lower train.epochs",
+				    log->label, (long long)total, (long long)capacity);
+	if (w2s_comm_agree(c, rows == NULL)) {
+		free(rows);
+		return W2S_STATUS_NOMEM;
+	}
+
 	static const struct w2s_train_loss xent = {.kind = W2S_LOSS_XENT};
 	if (!loss)
 		loss = &xent;
@@ -138,12 +153,11 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	W2S_CHECK(W2S_MLP_GRAD_EXTRA >= 3);
 
 	struct w2s_train_state s = {.last_val = NAN, .best_val = -INFINITY};
-	const int64_t capacity = total / log->every + 2 + (from ? from->ntrace : 0);
 	const int evaluate = spec->eval_every > 0 && log->val_score != NULL;
 	const int early = evaluate && spec->patience > 0;
 	if (from)
 		s = *from;
-	s.trace_rows = w2s_xcalloc((size_t)capacity, sizeof *s.trace_rows);
+	s.trace_rows = rows;
 	s.best_params = NULL;
 	if (early) {
 		s.best_params = w2s_xmalloc(m->nparams * sizeof *s.best_params);
