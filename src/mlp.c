@@ -417,7 +417,7 @@ const float *w2s_mlp_forward(const struct w2s_mlp *m, struct w2s_mlp_work *w,
 /* d (width, n) *= act'(pre), and gb (width) += the row sums of the result:
  * the delta of a hidden layer and its bias gradient in one pass. */
 MLP_CLONES static void mlp_act_backward(float *d, const float *pre, const float *post,
-					float *gb, size_t n, size_t width, enum w2s_act a)
+					float *gb, bool add, size_t n, size_t width, enum w2s_act a)
 {
 	for (size_t j = 0; j < width; j++) {
 		float *dj = d + j * n;
@@ -436,13 +436,16 @@ MLP_CLONES static void mlp_act_backward(float *d, const float *pre, const float 
 			dj[i] *= mlp_act_grad(a, pj[i], qj[i]);
 			sum += dj[i];
 		}
-		gb[j] += vsum(acc) + sum;
+		float g = vsum(acc) + sum;
+		gb[j] = add ? gb[j] + g : g;
 	}
 }
 
 /* gb (C) += column sums of dz (n, C) row-major. */
-static void mlp_bias_grad_rows(const float *dz, size_t n, size_t C, float *gb)
+static void mlp_bias_grad_rows(const float *dz, size_t n, size_t C, float *gb, bool add)
 {
+	if (!add)
+		memset(gb, 0, C * sizeof *gb);
 	for (size_t i = 0; i < n; i++)
 		for (size_t c = 0; c < C; c++)
 			gb[c] += dz[i * C + c];
@@ -456,8 +459,8 @@ static void mlp_bias_grad_rows(const float *dz, size_t n, size_t C, float *gb)
  * scratch for dz transposed, so each class is a contiguous row. */
 MLP_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, const float *W,
 					   const float *in, const float *pre_in, size_t K,
-					   enum w2s_act a, float *gW, float *gb, float *dzt,
-					   float *dh, float *gb_below)
+					   enum w2s_act a, float *gW, float *gb, bool add,
+					   float *dzt, float *dh, float *gb_below)
 {
 	for (size_t c = 0; c < C; c++) {
 		float s = 0.0f;
@@ -465,7 +468,7 @@ MLP_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, 
 			dzt[c * n + i] = dz[i * C + c];
 			s += dz[i * C + c];
 		}
-		gb[c] += s;
+		gb[c] = add ? gb[c] + s : s;
 	}
 	const size_t nfull = n - n % VL;
 	for (size_t k = 0; k < K; k++) {
@@ -511,14 +514,15 @@ MLP_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, 
 			}
 		}
 		for (size_t c = 0; c < C; c++)
-			gW[c * K + k] += vsum(acc[c]) + tail[c];
+			gW[c * K + k] = (add ? gW[c * K + k] : 0.0f) + vsum(acc[c]) + tail[c];
 		if (d)
-			gb_below[k] += vsum(dsum) + dsum_tail;
+			gb_below[k] = (add ? gb_below[k] : 0.0f) + vsum(dsum) + dsum_tail;
 	}
 }
 
-void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
-		      const float *x, size_t n, const float *dlogits)
+/* Backward; add: into m->grads, else over what they held. */
+static void mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w, const float *x, size_t n,
+			 const float *dlogits, bool add)
 {
 	W2S_CHECK(n <= w->max_batch);
 	const struct w2s_mlp_shape *s = &m->shape;
@@ -538,18 +542,18 @@ void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
 		if (l == L - 1 && l > 0 && wout <= NARROW_MAX) {
 			/* delta2 is free: dlogits never lives there. */
 			mlp_narrow_backward(dlogits, n, wout, m->w[l], in.p, w->pre[l - 1], win,
-					    s->act, m->gw[l], m->gb[l], w->delta2, next,
+					    s->act, m->gw[l], m->gb[l], add, w->delta2, next,
 					    m->gb[l - 1]);
 			cur = mlp_feature_major(next, n);
 			next = w->delta2;
 			continue;
 		}
 		if (l == L - 1)
-			mlp_bias_grad_rows(dlogits, n, wout, m->gb[l]);
+			mlp_bias_grad_rows(dlogits, n, wout, m->gb[l], add);
 
 		/* gW (wout, win) += cur^T (wout, n) . in (n, win) */
 		w2s_blas_sgemm_strided(wout, win, n, 1.0f, cur.p, cur.cs, cur.rs, in.p, in.rs,
-				       in.cs, 1.0f, m->gw[l], win, 1);
+				       in.cs, add ? 1.0f : 0.0f, m->gw[l], win, 1);
 		if (l == 0)
 			break;
 
@@ -557,10 +561,26 @@ void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
 		 * derivative of the activation that produced layer l's input. */
 		w2s_blas_sgemm_strided(n, win, wout, 1.0f, cur.p, cur.rs, cur.cs, m->w[l], win, 1,
 				       0.0f, next, 1, n);
-		mlp_act_backward(next, w->pre[l - 1], w->post[l - 1], m->gb[l - 1], n, win, s->act);
+		mlp_act_backward(next, w->pre[l - 1], w->post[l - 1], m->gb[l - 1], add, n, win,
+				 s->act);
 		cur = mlp_feature_major(next, n);
 		next = next == w->delta ? w->delta2 : w->delta;
 	}
+}
+
+void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
+		      const float *x, size_t n, const float *dlogits)
+{
+	mlp_backward(m, w, x, n, dlogits, true);
+}
+
+/* The caller's zeroing of the whole gradient buffer was a pass over it
+ * each step, and the weight-gradient products then read it back
+ * (beta = 1); overwriting skips both. */
+void w2s_mlp_backward_set(struct w2s_mlp *m, struct w2s_mlp_work *w,
+			  const float *x, size_t n, const float *dlogits)
+{
+	mlp_backward(m, w, x, n, dlogits, false);
 }
 
 const char *w2s_act_name(enum w2s_act a)

@@ -481,6 +481,41 @@ static void forward_and_backward_match_naive_loops_at_odd_sizes(void **state)
 		}
 }
 
+/* backward_set on a buffer of NaNs gives what backward gives on zeros, and
+ * leaves the extra slots alone, on every path (narrow output, BLIS output,
+ * linear model). */
+static void backward_set_overwrites_whatever_the_gradients_held(void **state)
+{
+	static const size_t narrow[] = {7, 33, 17, 5}, wide_out[] = {5, 40, 17}, linear[] = {9, 20};
+	const size_t *widths[] = {narrow, wide_out, linear};
+	const int layers[] = {3, 2, 1};
+	for (int c = 0; c < 3; c++) {
+		struct w2s_mlp_shape s = make_shape(layers[c], widths[c], W2S_ACT_GELU);
+		struct fixture f;
+		fixture_init(&f, &s, 21, 5, LOSS_LINEAR);
+		size_t np = f.m.nparams;
+		float *added = w2s_xmalloc(np * sizeof(float));
+		memset(f.m.grads, 0, np * sizeof(float));
+		(void)w2s_mlp_forward(&f.m, &f.w, f.x, f.n);
+		w2s_mlp_backward(&f.m, &f.w, f.x, f.n, f.r);
+		memcpy(added, f.m.grads, np * sizeof(float));
+
+		for (size_t i = 0; i < np; i++)
+			f.m.grads[i] = NAN;
+		for (size_t i = np; i < np + W2S_MLP_GRAD_EXTRA; i++)
+			f.m.grads[i] = 7.0f;
+		w2s_mlp_backward_set(&f.m, &f.w, f.x, f.n, f.r);
+		for (size_t i = 0; i < np; i++)
+			if (!(f.m.grads[i] == added[i]))
+				fail_msg("%d layer(s): grad[%zu] = %g after backward_set, %g after "
+					 "backward on zeros", layers[c], i, f.m.grads[i], added[i]);
+		for (size_t i = np; i < np + W2S_MLP_GRAD_EXTRA; i++)
+			assert_true(f.m.grads[i] == 7.0f);
+		free(added);
+		fixture_free(&f);
+	}
+}
+
 static void init_params_is_reproducible_and_within_glorot_bound(void **state)
 {
 	const size_t width[] = {20, 30, 10};
@@ -577,6 +612,7 @@ int main(void)
 		cmocka_unit_test(backward_adds_into_existing_gradients),
 		cmocka_unit_test(backward_accepts_dlogits_in_logits_buffer),
 		cmocka_unit_test(forward_and_backward_match_naive_loops_at_odd_sizes),
+		cmocka_unit_test(backward_set_overwrites_whatever_the_gradients_held),
 		cmocka_unit_test(init_params_is_reproducible_and_within_glorot_bound),
 		cmocka_unit_test(init_refuses_overflowing_or_empty_shapes),
 		cmocka_unit_test(free_is_safe_on_zeroed_struct_and_twice),

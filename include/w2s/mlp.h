@@ -91,6 +91,13 @@ const float *w2s_mlp_forward(const struct w2s_mlp *m, struct w2s_mlp_work *w,
 void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
 		      const float *x, size_t n, const float *dlogits);
 
+/* As w2s_mlp_backward, but WRITES the gradients: afterwards m->grads[0,
+ * nparams) holds this batch's gradient whatever it held before (NaNs
+ * included), so a training step need not zero the buffer first.  The
+ * W2S_MLP_GRAD_EXTRA slots are left alone.  No allocation. */
+void w2s_mlp_backward_set(struct w2s_mlp *m, struct w2s_mlp_work *w,
+			  const float *x, size_t n, const float *dlogits);
+
 const char *w2s_act_name(enum w2s_act a);
 
 #endif
