@@ -117,7 +117,7 @@ def train(args, rank=0, world=1):
     x = torch.randn(n, widths[0], generator=g)
     y = torch.randint(widths[-1], (n,), generator=g)
     perm = torch.randperm(n, generator=g)
-    ends = []
+    ends, cpus = [], []
     for s in range(nsteps):
         idx = perm[s * batch:(s + 1) * batch]
         opt.zero_grad(set_to_none=True)
@@ -125,10 +125,12 @@ def train(args, rank=0, world=1):
         loss.backward()
         opt.step()
         ends.append(time.perf_counter())
-    rates = []
+        cpus.append(time.thread_time())
+    rates, cpu_rates = [], []
     for r in range(args.reps):
         first = args.warmup + r * args.steps
         rates.append(args.steps * batch * world / (ends[first + args.steps - 1] - ends[first - 1]))
+        cpu_rates.append(args.steps * batch * world / (cpus[first + args.steps - 1] - cpus[first - 1]))
     steps = [ends[i] - ends[i - 1] for i in range(args.warmup, nsteps)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if world > 1:
@@ -143,6 +145,7 @@ def train(args, rank=0, world=1):
         out("adam", "foreach" if args.foreach else "for-loop")
         out("samples_per_s", f"{statistics.median(rates):.6g} {min(rates):.6g} {max(rates):.6g}")
         out("step_s", f"{statistics.median(steps):.6g}")
+        out("cpu_samples_per_s", f"{statistics.median(cpu_rates):.6g}")
         out("mem_peak_bytes", peak)
         out("mem_base_bytes", rss0)
 

@@ -93,6 +93,15 @@ static double now(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* CPU seconds of this thread: what the step cost when others' processes
+ * share the cores and the wall clock counts their time slices too. */
+static double cpu_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -158,6 +167,7 @@ static const char *phase_names[NPHASES] = {"fwd", "loss", "bwd", "allreduce", "n
 #define MAX_STEPS 4096
 static double phase_time[MAX_STEPS][NPHASES];
 static double step_end[MAX_STEPS]; /* clock when the optimizer step returned */
+static double step_cpu[MAX_STEPS]; /* thread CPU time then */
 static long step_allocs[MAX_STEPS]; /* alloc_calls when the optimizer step returned */
 static int64_t cur_step;
 static bool recording;
@@ -258,6 +268,7 @@ float __wrap_w2s_optim_step(struct w2s_optim *o, float *params, const float *gra
 	if (recording && cur_step < MAX_STEPS) {
 		phase_time[cur_step][PH_ADAM] += t1 - t0;
 		step_end[cur_step] = t1;
+		step_cpu[cur_step] = cpu_now();
 		step_allocs[cur_step] = alloc_calls;
 	}
 	cur_step++;
@@ -339,11 +350,16 @@ static int run_train(const struct w2s_comm *c, const struct opts *o)
 
 	/* Throughput of each repetition: steps whose ends are all measured. */
 	double *rate = w2s_xmalloc((size_t)o->reps * sizeof *rate);
+	double *cpu_rate = w2s_xmalloc((size_t)o->reps * sizeof *cpu_rate);
 	for (int r = 0; r < o->reps; r++) {
 		int64_t first = o->warmup + (int64_t)r * o->steps; /* first step of the rep */
 		double t = step_end[first + o->steps - 1] - step_end[first - 1];
+		double tc = step_cpu[first + o->steps - 1] - step_cpu[first - 1];
 		rate[r] = (double)(o->steps * B) / t;
+		cpu_rate[r] = (double)(o->steps * B) / tc;
 	}
+	out("cpu_samples_per_s", "%.6g", median(cpu_rate, (size_t)o->reps));
+	free(cpu_rate);
 	double lo = rate[0], hi = rate[0];
 	for (int r = 1; r < o->reps; r++) {
 		lo = rate[r] < lo ? rate[r] : lo;
