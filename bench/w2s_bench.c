@@ -343,8 +343,8 @@ static int run_train(const struct w2s_comm *c, const struct opts *o)
 	cur_step = 0;
 	recording = true;
 	w2s_comm_barrier(c);
-	enum w2s_status st = w2s_train_model(c, &m, &spec, &d, 1, W2S_STREAM_SHUFFLE, &log, NULL,
-						 &res);
+	enum w2s_status st = w2s_train_model(c, &m, &spec, NULL /* cross-entropy */, &d, 1,
+					     W2S_STREAM_SHUFFLE, &log, NULL, &res);
 	recording = false;
 	W2S_CHECK(st == W2S_STATUS_OK && cur_step == nsteps);
 
