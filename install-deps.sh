@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages w2s builds, tests and analyses with.
 # Idempotent: with everything present it checks and returns in well under a
-# second.  Usage: ./install-deps.sh [build|test|fuzz|analysis|slurm|all]   (default: all)
+# second.  Usage: ./install-deps.sh [build|test|fuzz|analysis|slurm|bench|all]   (default: all;
+# all leaves out bench, whose PyTorch is large and only `make bench` uses)
 set -eu
 
 build="gcc make autoconf automake libtool pkg-config procps libopenmpi-dev openmpi-bin
@@ -16,6 +17,9 @@ fuzz="clang libclang-rt-dev"
 analysis="python3 python3-h5py python3-numpy python3-matplotlib python3-pytest python3-pandas
 python3-xarray python3-h5netcdf"
 slurm="munge slurmctld slurmd slurm-client procps"
+# `make bench` compares with PyTorch; OpenBLAS is the fastest BLAS Debian's
+# torch can load here (it takes whichever libblas.so.3 the system has).
+bench="python3 python3-h5py python3-numpy python3-torch libopenblas0-pthread"
 
 case "${1:-all}" in
 build) want="$build" ;;
@@ -23,8 +27,9 @@ test) want="$build $analysis $multihost $slurm $fuzz" ;; # tests/slurm_jobs.sh r
 fuzz) want="$fuzz" ;;
 analysis) want="$analysis" ;;
 slurm) want="$slurm" ;;
+bench) want="$build $bench" ;;
 all) want="$build $analysis $multihost $fuzz $slurm" ;;
-*) echo "install-deps.sh: unknown group '$1' (expected build, test, fuzz, analysis, slurm or all)" >&2; exit 2 ;;
+*) echo "install-deps.sh: unknown group '$1' (expected build, test, fuzz, analysis, slurm, bench or all)" >&2; exit 2 ;;
 esac
 
 missing=""

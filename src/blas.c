@@ -86,16 +86,27 @@ const char *w2s_blas_version(void)
 	return bli_info_get_version_str();
 }
 
-/* C (m, ldc) = beta * C, where beta == 0 clears NaNs too. */
-static void blas_scale_rows(size_t m, size_t n, float beta, float *c, size_t ldc)
+/* C (m, n) = beta * C, element (i, j) at c[i * rsc + j * csc]; beta == 0
+ * clears NaNs too. */
+static void blas_scale(size_t m, size_t n, float beta, float *c, size_t rsc, size_t csc)
 {
-	for (size_t i = 0; i < m; i++) {
-		float *row = c + i * ldc;
-		if (beta == 0.0f)
-			memset(row, 0, n * sizeof(float));
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < n; j++) {
+			float *e = c + i * rsc + j * csc;
+			*e = beta == 0.0f ? 0.0f : *e * beta;
+		}
+}
+
+/* BLIS refuses a matrix whose row and column strides are both 1 unless it
+ * is 1 x 1; a single row or column has one stride that never matters, so
+ * it is set to what a dense row-major or column-major matrix would have. */
+static void blas_fix_strides(size_t rows, size_t cols, size_t *rs, size_t *cs)
+{
+	if (*rs == 1 && *cs == 1) {
+		if (rows == 1)
+			*rs = cols;
 		else
-			for (size_t j = 0; j < n; j++)
-				row[j] *= beta;
+			*cs = rows;
 	}
 }
 
@@ -109,7 +120,7 @@ void w2s_blas_sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
 	if (k == 0) {
 		/* op(A) op(B) is an empty sum.  Done here so that empty A and
 		 * B (NULL, any ld) never meet BLIS's stride checks. */
-		blas_scale_rows(m, n, beta, c, ldc);
+		blas_scale(m, n, beta, c, ldc, 1);
 		return;
 	}
 	W2S_CHECK(lda >= (trans_a ? m : k));
@@ -126,4 +137,29 @@ void w2s_blas_sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
 		  (dim_t)m, (dim_t)n, (dim_t)k,
 		  &alpha, (float *)a, (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1,
 		  &beta, c, (inc_t)ldc, 1);
+}
+
+void w2s_blas_sgemm_strided(size_t m, size_t n, size_t k, float alpha,
+			    const float *a, size_t rsa, size_t csa,
+			    const float *b, size_t rsb, size_t csb, float beta,
+			    float *c, size_t rsc, size_t csc)
+{
+	if (m == 0 || n == 0)
+		return;
+	W2S_CHECK(rsc > 0 && csc > 0);
+	if (k == 0) {
+		blas_scale(m, n, beta, c, rsc, csc);
+		return;
+	}
+	W2S_CHECK(rsa > 0 && csa > 0 && rsb > 0 && csb > 0);
+	W2S_CHECK(m <= INT64_MAX && n <= INT64_MAX && k <= INT64_MAX);
+	W2S_CHECK(rsa <= INT64_MAX && csa <= INT64_MAX && rsb <= INT64_MAX &&
+		  csb <= INT64_MAX && rsc <= INT64_MAX && csc <= INT64_MAX);
+	blas_fix_strides(m, k, &rsa, &csa);
+	blas_fix_strides(k, n, &rsb, &csb);
+	blas_fix_strides(m, n, &rsc, &csc);
+	blas_ensure_ready();
+	bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
+		  &alpha, (float *)a, (inc_t)rsa, (inc_t)csa, (float *)b, (inc_t)rsb, (inc_t)csb,
+		  &beta, c, (inc_t)rsc, (inc_t)csc);
 }

@@ -1,8 +1,9 @@
 /*
  * test_blas.c: w2s_blas_sgemm against a naive triple loop in double, for
  * every transpose combination, odd sizes, padded leading dimensions, and
- * the beta/alpha cases the models use; and the BLIS sub-configuration
- * chosen on this CPU.
+ * the beta/alpha cases the models use; the strided form in every
+ * row/column-major layout; and the BLIS sub-configuration chosen on this
+ * CPU.
  *
  * Not tested: that a BLIS_ARCH_TYPE set by the user wins over ours; BLIS
  * reads it once per process, so that needs a second process.
@@ -158,6 +159,71 @@ static void sgemm_with_m_or_n_zero_leaves_c_alone(void **state)
 	assert_true(c[0] == 1 && c[1] == 2 && c[2] == 3 && c[3] == 4);
 }
 
+/* One strided sgemm with each operand row-major (r = 1) or column-major,
+ * padded by one element per row or column, against the naive product. */
+static void check_strided(size_t m, size_t n, size_t k, int ra, int rb, int rc, float beta)
+{
+	size_t lda = (ra ? k : m) + 1, ldb = (rb ? n : k) + 1, ldc = (rc ? n : m) + 1;
+	float *a = random_matrix(ra ? m : k, lda, lda, 4);
+	float *b = random_matrix(rb ? k : n, ldb, ldb, 5);
+	float *c = random_matrix(rc ? m : n, ldc, ldc, 6);
+	size_t csize = (rc ? m : n) * ldc;
+	if (beta == 0.0f)
+		for (size_t i = 0; i < csize; i++)
+			c[i] = NAN;
+	float *c0 = w2s_xmalloc(csize * sizeof(float));
+	memcpy(c0, c, csize * sizeof(float));
+	size_t rsa = ra ? lda : 1, csa = ra ? 1 : lda, rsb = rb ? ldb : 1, csb = rb ? 1 : ldb;
+	size_t rsc = rc ? ldc : 1, csc = rc ? 1 : ldc;
+	w2s_blas_sgemm_strided(m, n, k, 1.0f, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < n; j++) {
+			double ref = 0, mag = 0;
+			for (size_t p = 0; p < k; p++) {
+				double t = (double)a[i * rsa + p * csa] * (double)b[p * rsb + j * csb];
+				ref += t;
+				mag += fabs(t);
+			}
+			if (beta != 0.0f) {
+				ref += (double)beta * c0[i * rsc + j * csc];
+				mag += fabs((double)beta * c0[i * rsc + j * csc]);
+			}
+			double diff = fabs((double)c[i * rsc + j * csc] - ref);
+			if (!(diff <= 1e-5 * mag + 1e-30))
+				fail_msg("strided sgemm m=%zu n=%zu k=%zu, A %s, B %s, C %s, beta %g: "
+					 "C(%zu, %zu) = %g, want %g",
+					 m, n, k, ra ? "rows" : "cols", rb ? "rows" : "cols",
+					 rc ? "rows" : "cols", beta, i, j, c[i * rsc + j * csc], ref);
+		}
+	/* What lies between the rows (or columns) of C is the caller's. */
+	for (size_t i = 0; i < csize; i++)
+		if (i % ldc == ldc - 1 && memcmp(&c[i], &c0[i], sizeof(float)) != 0)
+			fail_msg("strided sgemm wrote the padding of C at %zu", i);
+	free(a);
+	free(b);
+	free(c);
+	free(c0);
+}
+
+static void sgemm_strided_matches_naive_product_in_every_layout(void **state)
+{
+	static const size_t sizes[][3] = {
+		{1, 1, 1}, {1, 7, 3}, {6, 1, 4}, {5, 4, 1}, {17, 5, 33}, {40, 37, 16},
+	};
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		for (int l = 0; l < 8; l++) {
+			check_strided(sizes[s][0], sizes[s][1], sizes[s][2], l & 1, (l >> 1) & 1,
+				      (l >> 2) & 1, 0.0f);
+			check_strided(sizes[s][0], sizes[s][1], sizes[s][2], l & 1, (l >> 1) & 1,
+				      (l >> 2) & 1, 1.0f);
+		}
+	/* k = 0 scales C by beta in either layout. */
+	float c[6] = {1, 2, 3, 4, 5, 6};
+	w2s_blas_sgemm_strided(2, 3, 0, 1.0f, NULL, 1, 1, NULL, 1, 1, 2.0f, c, 1, 2);
+	for (int i = 0; i < 6; i++)
+		assert_true(c[i] == 2.0f * (float)(i + 1));
+}
+
 static void blis_is_not_generic_on_avx512_cpu(void **state)
 {
 	bool warn = w2s_blas_init();
@@ -189,6 +255,7 @@ int main(void)
 		cmocka_unit_test(sgemm_beta_one_accumulates_and_alpha_scales),
 		cmocka_unit_test(sgemm_with_k_zero_scales_c_by_beta),
 		cmocka_unit_test(sgemm_with_m_or_n_zero_leaves_c_alone),
+		cmocka_unit_test(sgemm_strided_matches_naive_product_in_every_layout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

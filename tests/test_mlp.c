@@ -332,6 +332,190 @@ static void forward_applies_activation_to_hidden_layers_only(void **state)
 	}
 }
 
+/* act(u) and d act / du in double, for the naive reference. */
+static double ref_act(enum w2s_act a, double u, double *grad)
+{
+	const double k = 0.79788456080286535588; /* sqrt(2/pi) */
+	switch (a) {
+	case W2S_ACT_RELU:
+		*grad = u > 0 ? 1.0 : 0.0;
+		return u > 0 ? u : 0.0;
+	case W2S_ACT_TANH:
+		*grad = 1.0 - tanh(u) * tanh(u);
+		return tanh(u);
+	case W2S_ACT_GELU: {
+		double t = tanh(k * (u + 0.044715 * u * u * u));
+		*grad = 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * k * (1.0 + 3 * 0.044715 * u * u);
+		return 0.5 * u * (1.0 + t);
+	}
+	}
+	*grad = 1.0;
+	return u;
+}
+
+/* Logits (n, C) and gradients (nparams) of the fixture's model for the
+ * linear loss, by the textbook loops in double: what the layouts and fused
+ * passes of mlp.c must reproduce whatever the sizes. */
+static void naive_reference(const struct fixture *f, double *logits, double *grads)
+{
+	const struct w2s_mlp_shape *s = &f->m.shape;
+	const int L = s->nlayers;
+	const size_t n = f->n;
+	double *h[W2S_MLP_MAX_LAYERS + 1] = {0}, *dact[W2S_MLP_MAX_LAYERS + 1] = {0};
+	for (int l = 0; l <= L; l++) {
+		h[l] = w2s_xmalloc(n * s->width[l] * sizeof(double));
+		dact[l] = w2s_xmalloc(n * s->width[l] * sizeof(double));
+	}
+	for (size_t i = 0; i < n * s->width[0]; i++)
+		h[0][i] = f->x[i];
+	for (int l = 0; l < L; l++) {
+		size_t in = s->width[l], out = s->width[l + 1];
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < out; j++) {
+				double u = f->m.b[l][j];
+				for (size_t k = 0; k < in; k++)
+					u += h[l][i * in + k] * (double)f->m.w[l][j * in + k];
+				if (l == L - 1) {
+					h[l + 1][i * out + j] = u;
+					dact[l + 1][i * out + j] = 1.0;
+				} else {
+					h[l + 1][i * out + j] = ref_act(s->act, u, &dact[l + 1][i * out + j]);
+				}
+			}
+	}
+	size_t C = s->width[L];
+	memcpy(logits, h[L], n * C * sizeof(double));
+	memset(grads, 0, f->m.nparams * sizeof(double));
+	/* d = d loss / d pre of layer l, (n, out) */
+	double *d = w2s_xmalloc(n * C * sizeof(double));
+	for (size_t i = 0; i < n * C; i++)
+		d[i] = f->r[i];
+	for (int l = L - 1; l >= 0; l--) {
+		size_t in = s->width[l], out = s->width[l + 1];
+		double *gw = grads + (f->m.gw[l] - f->m.grads), *gb = grads + (f->m.gb[l] - f->m.grads);
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < out; j++) {
+				gb[j] += d[i * out + j];
+				for (size_t k = 0; k < in; k++)
+					gw[j * in + k] += d[i * out + j] * h[l][i * in + k];
+			}
+		if (l == 0)
+			break;
+		double *dn = w2s_xcalloc(n * in, sizeof(double));
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < in; k++) {
+				double v = 0;
+				for (size_t j = 0; j < out; j++)
+					v += d[i * out + j] * (double)f->m.w[l][j * in + k];
+				dn[i * in + k] = v * dact[l][i * in + k];
+			}
+		free(d);
+		d = dn;
+	}
+	free(d);
+	for (int l = 0; l <= L; l++) {
+		free(h[l]);
+		free(dact[l]);
+	}
+}
+
+/* Largest |got - want| over the largest |want|, and where. */
+static double worst_relative(const float *got, const double *want, size_t count, size_t *at)
+{
+	double big = 1e-30, worst = 0;
+	for (size_t i = 0; i < count; i++)
+		big = fmax(big, fabs(want[i]));
+	*at = 0;
+	for (size_t i = 0; i < count; i++) {
+		double e = fabs((double)got[i] - want[i]);
+		if (isnan(e) || e > worst) {
+			worst = isnan(e) ? INFINITY : e;
+			*at = i;
+		}
+	}
+	return worst / big;
+}
+
+static void check_against_naive(int nlayers, const size_t *width, size_t n, enum w2s_act act)
+{
+	struct w2s_mlp_shape s = make_shape(nlayers, width, act);
+	struct fixture f;
+	fixture_init(&f, &s, n, 11, LOSS_LINEAR);
+	size_t C = width[nlayers], np = f.m.nparams;
+	double *logits = w2s_xmalloc(n * C * sizeof(double));
+	double *grads = w2s_xmalloc(np * sizeof(double));
+	naive_reference(&f, logits, grads);
+
+	memset(f.m.grads, 0, np * sizeof(float));
+	const float *z = w2s_mlp_forward(&f.m, &f.w, f.x, n);
+	size_t at;
+	double e = worst_relative(z, logits, n * C, &at);
+	if (e > 1e-5)
+		fail_msg("%s, widths %zu..%zu, %zu rows: logit %zu is %g, want %g (relative %g)",
+			 w2s_act_name(act), width[0], C, n, at, z[at], logits[at], e);
+	w2s_mlp_backward(&f.m, &f.w, f.x, n, f.r);
+	e = worst_relative(f.m.grads, grads, np, &at);
+	if (e > 1e-5)
+		fail_msg("%s, widths %zu..%zu, %zu rows: gradient %zu is %g, want %g (relative %g)",
+			 w2s_act_name(act), width[0], C, n, at, f.m.grads[at], grads[at], e);
+	free(logits);
+	free(grads);
+	fixture_free(&f);
+}
+
+/* Row counts around the vector width (16) and class counts around the
+ * narrow output kernel's limit (16), each activation, a linear model and a
+ * single row: every path of the forward and backward passes. */
+static void forward_and_backward_match_naive_loops_at_odd_sizes(void **state)
+{
+	static const size_t narrow[] = {7, 33, 17, 5}, at_limit[] = {5, 40, 16},
+			    past_limit[] = {5, 40, 17}, linear[] = {9, 20}, wide_in[] = {3, 70, 2};
+	static const size_t rows[] = {1, 5, 16, 37};
+	for (int a = W2S_ACT_RELU; a <= W2S_ACT_TANH; a++)
+		for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+			check_against_naive(3, narrow, rows[r], (enum w2s_act)a);
+			check_against_naive(2, at_limit, rows[r], (enum w2s_act)a);
+			check_against_naive(2, past_limit, rows[r], (enum w2s_act)a);
+			check_against_naive(1, linear, rows[r], (enum w2s_act)a);
+			check_against_naive(2, wide_in, rows[r], (enum w2s_act)a);
+		}
+}
+
+/* backward_set on a buffer of NaNs gives what backward gives on zeros, and
+ * leaves the extra slots alone, on every path (narrow output, BLIS output,
+ * linear model). */
+static void backward_set_overwrites_whatever_the_gradients_held(void **state)
+{
+	static const size_t narrow[] = {7, 33, 17, 5}, wide_out[] = {5, 40, 17}, linear[] = {9, 20};
+	const size_t *widths[] = {narrow, wide_out, linear};
+	const int layers[] = {3, 2, 1};
+	for (int c = 0; c < 3; c++) {
+		struct w2s_mlp_shape s = make_shape(layers[c], widths[c], W2S_ACT_GELU);
+		struct fixture f;
+		fixture_init(&f, &s, 21, 5, LOSS_LINEAR);
+		size_t np = f.m.nparams;
+		float *added = w2s_xmalloc(np * sizeof(float));
+		memset(f.m.grads, 0, np * sizeof(float));
+		(void)w2s_mlp_forward(&f.m, &f.w, f.x, f.n);
+		w2s_mlp_backward(&f.m, &f.w, f.x, f.n, f.r);
+		memcpy(added, f.m.grads, np * sizeof(float));
+
+		for (size_t i = 0; i < np; i++)
+			f.m.grads[i] = NAN;
+		for (size_t i = np; i < np + W2S_MLP_GRAD_EXTRA; i++)
+			f.m.grads[i] = 7.0f;
+		w2s_mlp_backward_set(&f.m, &f.w, f.x, f.n, f.r);
+		for (size_t i = 0; i < np; i++)
+			if (!(f.m.grads[i] == added[i]))
+				fail_msg("%d layer(s): grad[%zu] = %g after backward_set, %g after "
+					 "backward on zeros", layers[c], i, f.m.grads[i], added[i]);
+		for (size_t i = np; i < np + W2S_MLP_GRAD_EXTRA; i++)
+			assert_true(f.m.grads[i] == 7.0f);
+		free(added);
+		fixture_free(&f);
+	}
+}
+
 static void init_params_is_reproducible_and_within_glorot_bound(void **state)
 {
 	const size_t width[] = {20, 30, 10};
@@ -427,6 +611,8 @@ int main(void)
 		cmocka_unit_test(backward_with_two_hidden_layers_matches_finite_differences),
 		cmocka_unit_test(backward_adds_into_existing_gradients),
 		cmocka_unit_test(backward_accepts_dlogits_in_logits_buffer),
+		cmocka_unit_test(forward_and_backward_match_naive_loops_at_odd_sizes),
+		cmocka_unit_test(backward_set_overwrites_whatever_the_gradients_held),
 		cmocka_unit_test(init_params_is_reproducible_and_within_glorot_bound),
 		cmocka_unit_test(init_refuses_overflowing_or_empty_shapes),
 		cmocka_unit_test(free_is_safe_on_zeroed_struct_and_twice),

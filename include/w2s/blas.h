@@ -33,4 +33,15 @@ void w2s_blas_sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
 		    float alpha, const float *a, size_t lda, const float *b,
 		    size_t ldb, float beta, float *c, size_t ldc);
 
+/* C = alpha * A B + beta * C for operands stored with any element strides:
+ * element (i, j) of A (m, k) is a[i * rsa + j * csa], of B (k, n)
+ * b[i * rsb + j * csb], of C (m, n) c[i * rsc + j * csc].  Row-major is
+ * (ld, 1), column-major (1, ld), a transpose swaps the two; so a caller can
+ * keep each buffer in the layout BLIS runs fastest on and never copy one.
+ * beta == 0 ignores what C held (NaNs included). */
+void w2s_blas_sgemm_strided(size_t m, size_t n, size_t k, float alpha,
+			    const float *a, size_t rsa, size_t csa,
+			    const float *b, size_t rsb, size_t csb, float beta,
+			    float *c, size_t rsc, size_t csc);
+
 #endif

@@ -50,13 +50,17 @@ struct w2s_mlp {
  * allreduce as the gradients. */
 #define W2S_MLP_GRAD_EXTRA 4
 
-/* Activations kept for backward, sized for up to max_batch rows. */
+/* Activations kept for backward, sized for up to max_batch rows.  After a
+ * forward on n rows, a hidden layer's pre and post hold (width[l+1], n):
+ * feature-major, feature j of all n rows contiguous at [j * n], the layout
+ * BLIS computes the forward product fastest in; the logits, pre[nlayers-1]
+ * = post[nlayers-1], are (n, C) row-major. */
 struct w2s_mlp_work {
 	size_t max_batch;
-	float *pre[W2S_MLP_MAX_LAYERS];  /* (max_batch, width[l+1]) before activation */
-	float *post[W2S_MLP_MAX_LAYERS]; /* (max_batch, width[l+1]) after; post[nlayers-1] = logits */
-	float *delta;                    /* (max_batch, max width) scratch */
-	float *delta2;                   /* (max_batch, max width) scratch */
+	float *pre[W2S_MLP_MAX_LAYERS];  /* (width[l+1], n) before activation; logits (n, C) */
+	float *post[W2S_MLP_MAX_LAYERS]; /* (width[l+1], n) after; post[nlayers-1] = logits */
+	float *delta;                    /* (max_batch * max width) scratch */
+	float *delta2;                   /* (max_batch * max width) scratch */
 };
 
 /* Total number of parameters of a shape. */
@@ -86,6 +90,13 @@ const float *w2s_mlp_forward(const struct w2s_mlp *m, struct w2s_mlp_work *w,
  * parameter gradients into m->grads.  No allocation. */
 void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
 		      const float *x, size_t n, const float *dlogits);
+
+/* As w2s_mlp_backward, but WRITES the gradients: afterwards m->grads[0,
+ * nparams) holds this batch's gradient whatever it held before (NaNs
+ * included), so a training step need not zero the buffer first.  The
+ * W2S_MLP_GRAD_EXTRA slots are left alone.  No allocation. */
+void w2s_mlp_backward_set(struct w2s_mlp *m, struct w2s_mlp_work *w,
+			  const float *x, size_t n, const float *dlogits);
 
 const char *w2s_act_name(enum w2s_act a);
 
