@@ -22,7 +22,11 @@ cleanup() {
 	done
 	rm -rf "$TMP"
 }
+# Whatever ends the script, a failure or a signal, the mounts go.
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 ncase=0 nknown=0
 
