@@ -244,7 +244,14 @@ static inline float mlp_act_grad(enum w2s_act a, float pre, float post)
  * the auto-vectorizer, is not vectorized at the -O2 every build uses, and
  * its relu compiled to a branch that the random signs of pre-activations
  * mispredict half the time. */
+#if defined(__clang__)
+/* clang refuses 64-byte vectors in code compiled without AVX-512 (the
+ * baseline clone) even when inlined; its builds (the fuzzer's) are not the
+ * ones that train fast, so they use 16-byte vectors. */
+#define VL 4
+#else
 #define VL 16
+#endif
 /* The helpers below are inlined into each clone; no vector crosses a call,
  * so the ABI of 64-byte vector arguments that GCC warns about never
  * applies. */
