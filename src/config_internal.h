@@ -147,6 +147,17 @@ extern const struct cfg_section cfg_view_section;  /* base: struct w2s_view_spec
 extern const struct cfg_section cfg_model_section; /* base: struct w2s_model_spec */
 
 /* The built-in default maps as YAML text. */
+/* Widths (latent parts, teacher, hidden layers) above this are typos; it
+ * also keeps every product of two widths far from overflowing int64. */
+#define CFG_MAX_WIDTH ((int64_t)1 << 24)
+/* The generated data (float32, every view of every row) must stay below
+ * this many bytes: 64 TiB is more than any run here will hold. */
+#define CFG_MAX_DATA_BYTES ((int64_t)1 << 46)
+
+/* Names of the list-valued enums, checked by config_schema.c. */
+extern const char *const cfg_synth_train_names[];
+extern const char *const cfg_band_names[];
+
 extern const char cfg_default_views[];
 const char *cfg_default_models(enum w2s_task_kind task);
 const char *cfg_default_strong(enum w2s_task_kind task);
