@@ -23,6 +23,7 @@
 #include "w2s/blas.h"
 #include "w2s/common.h"
 #include "w2s/rng.h"
+#include "vec_internal.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -236,76 +237,10 @@ static inline float mlp_act_grad(enum w2s_act a, float pre, float post)
 
 /* ---- vector helpers ----
  *
- * The passes over activations are written with GCC vector types of 16
- * floats, which the compiler maps onto whatever the target has (one zmm
- * register, two ymm, four xmm), and each such pass is compiled for
- * AVX-512, AVX2 and the baseline and picked at load time (target_clones),
- * so the build needs no -march flag.  The alternative, plain loops left to
- * the auto-vectorizer, is not vectorized at the -O2 every build uses, and
- * its relu compiled to a branch that the random signs of pre-activations
- * mispredict half the time. */
-#if defined(__clang__)
-/* clang refuses 64-byte vectors in code compiled without AVX-512 (the
- * baseline clone) even when inlined; its builds (the fuzzer's) are not the
- * ones that train fast, so they use 16-byte vectors. */
-#define VL 4
-#else
-#define VL 16
-#endif
-/* The helpers below are inlined into each clone; no vector crosses a call,
- * so the ABI of 64-byte vector arguments that GCC warns about never
- * applies. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float mlp_vf __attribute__((vector_size(VL * sizeof(float))));
-typedef int32_t mlp_vi __attribute__((vector_size(VL * sizeof(float))));
-
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define MLP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef MLP_CLONES
-#define MLP_CLONES
-#endif
-
-static inline __attribute__((always_inline)) mlp_vf vload(const float *p)
-{
-	mlp_vf v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-static inline __attribute__((always_inline)) void vstore(float *p, mlp_vf v)
-{
-	memcpy(p, &v, sizeof v);
-}
-
-/* The first len < VL floats of p, the rest zero. */
-static inline __attribute__((always_inline)) mlp_vf vload_part(const float *p, size_t len)
-{
-	mlp_vf v = {0};
-	memcpy(&v, p, len * sizeof(float));
-	return v;
-}
-
-static inline __attribute__((always_inline)) mlp_vf vsplat(float x)
-{
-	return (mlp_vf){0} + x;
-}
-
-/* v where keep is true (all ones), else +0. */
-static inline __attribute__((always_inline)) mlp_vf vmask(mlp_vf v, mlp_vi keep)
-{
-	return (mlp_vf)((mlp_vi)v & keep);
-}
-
-static inline __attribute__((always_inline)) float vsum(mlp_vf v)
-{
-	float s = 0.0f;
-	for (int j = 0; j < VL; j++)
-		s += v[j];
-	return s;
-}
+ * The passes over activations are written in the vectors of
+ * vec_internal.h, compiled per instruction set (W2S_CLONES).  Plain loops
+ * are not vectorized at -O2, and the plain relu compiled to a branch that
+ * the random signs of pre-activations mispredict half the time. */
 
 /* ---- layouts ----
  *
@@ -339,7 +274,7 @@ static struct mlp_mat mlp_feature_major(const float *p, size_t n)
 /* ---- forward passes ---- */
 
 /* pre (width, n) += b per feature, then post = act(pre); feature-major. */
-MLP_CLONES static void mlp_bias_act(float *pre, float *post, const float *b, size_t n,
+W2S_CLONES static void mlp_bias_act(float *pre, float *post, const float *b, size_t n,
 				    size_t width, enum w2s_act a)
 {
 	for (size_t j = 0; j < width; j++) {
@@ -348,7 +283,7 @@ MLP_CLONES static void mlp_bias_act(float *pre, float *post, const float *b, siz
 		size_t i = 0;
 		if (a == W2S_ACT_RELU) {
 			for (; i + VL <= n; i += VL) {
-				mlp_vf v = vload(p + i) + bj;
+				w2s_vf v = vload(p + i) + bj;
 				vstore(p + i, v);
 				vstore(q + i, vmask(v, v > 0.0f));
 			}
@@ -370,17 +305,17 @@ static void mlp_bias_rows(float *z, const float *b, size_t n, size_t C)
 
 /* z (n, C) row-major = in (n, K) W^T + b, in feature-major, C <= NARROW_MAX:
  * VL rows at a time, one accumulator per class. */
-MLP_CLONES static void mlp_narrow_forward(const float *in, size_t n, size_t K, const float *W,
+W2S_CLONES static void mlp_narrow_forward(const float *in, size_t n, size_t K, const float *W,
 					  const float *b, size_t C, float *z)
 {
 	for (size_t i0 = 0; i0 < n; i0 += VL) {
 		size_t len = n - i0 < VL ? n - i0 : VL;
-		mlp_vf acc[NARROW_MAX];
+		w2s_vf acc[NARROW_MAX];
 		for (size_t c = 0; c < C; c++)
 			acc[c] = vsplat(b[c]);
 		for (size_t k = 0; k < K; k++) {
 			const float *x = in + k * n + i0;
-			mlp_vf v = len == VL ? vload(x) : vload_part(x, len);
+			w2s_vf v = len == VL ? vload(x) : vload_part(x, len);
 			for (size_t c = 0; c < C; c++)
 				acc[c] += W[c * K + k] * v;
 		}
@@ -423,18 +358,18 @@ const float *w2s_mlp_forward(const struct w2s_mlp *m, struct w2s_mlp_work *w,
 
 /* d (width, n) *= act'(pre), and gb (width) += the row sums of the result:
  * the delta of a hidden layer and its bias gradient in one pass. */
-MLP_CLONES static void mlp_act_backward(float *d, const float *pre, const float *post,
+W2S_CLONES static void mlp_act_backward(float *d, const float *pre, const float *post,
 					float *gb, bool add, size_t n, size_t width, enum w2s_act a)
 {
 	for (size_t j = 0; j < width; j++) {
 		float *dj = d + j * n;
 		const float *pj = pre + j * n, *qj = post + j * n;
-		mlp_vf acc = {0};
+		w2s_vf acc = {0};
 		float sum = 0.0f;
 		size_t i = 0;
 		if (a == W2S_ACT_RELU) {
 			for (; i + VL <= n; i += VL) {
-				mlp_vf v = vmask(vload(dj + i), vload(pj + i) > 0.0f);
+				w2s_vf v = vmask(vload(dj + i), vload(pj + i) > 0.0f);
 				vstore(dj + i, v);
 				acc += v;
 			}
@@ -464,7 +399,7 @@ static void mlp_bias_grad_rows(const float *dz, size_t n, size_t C, float *gb, b
  * that layer's bias gradient gb_below (K).  One pass over the input in
  * (K, n) (post of the layer below) serves both products.  dzt (C, n) is
  * scratch for dz transposed, so each class is a contiguous row. */
-MLP_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, const float *W,
+W2S_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, const float *W,
 					   const float *in, const float *pre_in, size_t K,
 					   enum w2s_act a, float *gW, float *gb, bool add,
 					   float *dzt, float *dh, float *gb_below)
@@ -481,18 +416,18 @@ MLP_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, 
 	for (size_t k = 0; k < K; k++) {
 		const float *x = in + k * n, *p = pre_in + k * n;
 		float *d = dh ? dh + k * n : NULL;
-		mlp_vf acc[NARROW_MAX];
+		w2s_vf acc[NARROW_MAX];
 		float tail[NARROW_MAX];
 		for (size_t c = 0; c < C; c++) {
 			acc[c] = vsplat(0.0f);
 			tail[c] = 0.0f;
 		}
-		mlp_vf dsum = {0};
+		w2s_vf dsum = {0};
 		float dsum_tail = 0.0f;
 		for (size_t i = 0; i < nfull; i += VL) {
-			mlp_vf v = vload(x + i), back = {0};
+			w2s_vf v = vload(x + i), back = {0};
 			for (size_t c = 0; c < C; c++) {
-				mlp_vf t = vload(dzt + c * n + i);
+				w2s_vf t = vload(dzt + c * n + i);
 				acc[c] += t * v;
 				back += W[c * K + k] * t;
 			}
