@@ -6,11 +6,20 @@
  * gradients with the same arithmetic, in the same order, so parameters stay
  * bitwise identical across ranks without a broadcast.
  *
+ * The loops over the parameters are vectors (vec_internal.h) compiled per
+ * instruction set: the plain loops were not vectorized at -O2, and the
+ * square root in Adam was a call per parameter.  The build compiles this
+ * file with -fno-math-errno, so that square root is one vector
+ * instruction, and -ffp-contract=off: every lane does the arithmetic of
+ * the scalar formula, in its order, so all clones (ranks on different
+ * CPUs) give the same bits.
+ *
  * Not here: gradient reduction, anything that knows about layers.
  */
 #include "w2s/optim.h"
 
 #include "w2s/common.h"
+#include "vec_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -87,12 +96,47 @@ float w2s_optim_lr(const struct w2s_optim_opts *o, int64_t step)
 	return (float)lr;
 }
 
+/* Squares are summed in NORM_LANES partial sums of doubles, lane k taking
+ * the entries i with i % NORM_LANES == k, and the lanes are added in
+ * order at the end.  The result so depends on NORM_LANES alone, not on the
+ * width of the vectors a clone has.  32 lanes are four chains of 8-wide
+ * adds, enough to hide the latency of an add behind the loads. */
+#define NORM_LANES 32
+#define NORM_VECS (NORM_LANES / (VL / 2))
+
+W2S_CLONES static double sum_squares(const float *restrict g, size_t n)
+{
+	w2s_vd acc[NORM_VECS];
+	for (int j = 0; j < NORM_VECS; j++)
+		acc[j] = (w2s_vd){0};
+	size_t i = 0;
+	for (; i + NORM_LANES <= n; i += NORM_LANES)
+		for (int j = 0; j < NORM_VECS; j++) {
+			w2s_vd x = vload_half_d(g + i + (size_t)j * (VL / 2));
+			acc[j] += x * x;
+		}
+	double lane[NORM_LANES];
+	memcpy(lane, acc, sizeof lane);
+	for (size_t k = 0; i < n; i++, k++)
+		lane[k] += (double)g[i] * (double)g[i];
+	double sum = 0.0;
+	for (int k = 0; k < NORM_LANES; k++)
+		sum += lane[k];
+	return sum;
+}
+
 double w2s_grad_norm(const float *g, size_t n)
 {
-	double sum = 0.0;
-	for (size_t i = 0; i < n; i++)
-		sum += (double)g[i] * (double)g[i];
-	return sqrt(sum);
+	return sqrt(sum_squares(g, n));
+}
+
+W2S_CLONES static void scale_floats(float *restrict g, size_t n, float f)
+{
+	size_t i = 0;
+	for (; i + VL <= n; i += VL)
+		vstore(g + i, vload(g + i) * f);
+	for (; i < n; i++)
+		g[i] *= f;
 }
 
 /* A NaN or infinite norm is returned without touching g: scaling would
@@ -103,10 +147,52 @@ double w2s_grad_clip(float *g, size_t n, double max_norm)
 	double norm = w2s_grad_norm(g, n);
 	if (max_norm <= 0.0 || !isfinite(norm) || norm <= max_norm)
 		return norm;
-	float f = (float)(max_norm / norm);
-	for (size_t i = 0; i < n; i++)
-		g[i] *= f;
+	scale_floats(g, n, (float)(max_norm / norm));
 	return norm;
+}
+
+/* sqrt lane by lane; with -fno-math-errno one instruction per vector. */
+static inline __attribute__((always_inline)) w2s_vf vsqrt(w2s_vf x)
+{
+	w2s_vf r;
+	for (int j = 0; j < VL; j++)
+		r[j] = sqrtf(x[j]);
+	return r;
+}
+
+/* The step's constants of AdamW, the same for every parameter. */
+struct adamw_coef {
+	float b1, b2, eps;
+	float step_size;    /* lr / (1 - beta1^t) */
+	float inv_sqrt_bc2; /* 1 / sqrt(1 - beta2^t) */
+	float decay;        /* 1 - lr * weight_decay */
+};
+
+/* One AdamW update of p, m, v (n) from g (n): one pass that reads each of
+ * the four once and writes three.  The vector body and the scalar tail are
+ * the same formula. */
+W2S_CLONES static void adamw_update(float *restrict p, const float *restrict g,
+				    float *restrict m, float *restrict v, size_t n,
+				    struct adamw_coef c)
+{
+	const float b1 = c.b1, b2 = c.b2, eps = c.eps, step_size = c.step_size;
+	const float inv_sqrt_bc2 = c.inv_sqrt_bc2, decay = c.decay;
+	size_t i = 0;
+	for (; i + VL <= n; i += VL) {
+		w2s_vf gi = vload(g + i);
+		w2s_vf mi = b1 * vload(m + i) + (1.0f - b1) * gi;
+		w2s_vf vi = b2 * vload(v + i) + (1.0f - b2) * gi * gi;
+		w2s_vf denom = vsqrt(vi) * inv_sqrt_bc2 + eps;
+		vstore(m + i, mi);
+		vstore(v + i, vi);
+		vstore(p + i, vload(p + i) * decay - step_size * mi / denom);
+	}
+	for (; i < n; i++) {
+		m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+		v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+		float denom = sqrtf(v[i]) * inv_sqrt_bc2 + eps;
+		p[i] = p[i] * decay - step_size * m[i] / denom;
+	}
 }
 
 /* AdamW as in Loshchilov & Hutter and PyTorch's AdamW: the decay shrinks p
@@ -120,26 +206,34 @@ static void optim_adamw(struct w2s_optim *o, float lr, float *p, const float *g)
 	double bc2 = 1.0 - pow((double)op->beta2, t);
 	/* The bias corrections fold into one step size and one factor on
 	 * sqrt(v), which saves two divisions per parameter. */
-	float step_size = (float)((double)lr / bc1);
-	float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-	float decay = 1.0f - lr * op->weight_decay;
-	float b1 = op->beta1, b2 = op->beta2, eps = op->eps;
-	float *m = o->m, *v = o->v;
-	for (size_t i = 0; i < o->n; i++) {
-		m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-		v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-		float denom = sqrtf(v[i]) * inv_sqrt_bc2 + eps;
-		p[i] = p[i] * decay - step_size * m[i] / denom;
-	}
+	struct adamw_coef c = {
+		.b1 = op->beta1,
+		.b2 = op->beta2,
+		.eps = op->eps,
+		.step_size = (float)((double)lr / bc1),
+		.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)),
+		.decay = 1.0f - lr * op->weight_decay,
+	};
+	adamw_update(p, g, o->m, o->v, o->n, c);
 }
 
 /* SGD with heavy-ball momentum (PyTorch's form, no dampening): the buffer
  * starts at zero, so its first value is the gradient itself. */
-static void optim_sgd(struct w2s_optim *o, float lr, float *p, const float *g)
+W2S_CLONES static void sgd_update(float *restrict p, const float *restrict g,
+				  float *restrict buf, size_t n, float lr, float wd, float mu)
 {
-	float wd = o->opts.weight_decay, mu = o->opts.momentum;
-	float *buf = o->m;
-	for (size_t i = 0; i < o->n; i++) {
+	size_t i = 0;
+	if (mu != 0.0f) {
+		for (; i + VL <= n; i += VL) {
+			w2s_vf b = mu * vload(buf + i) + (vload(g + i) + wd * vload(p + i));
+			vstore(buf + i, b);
+			vstore(p + i, vload(p + i) - lr * b);
+		}
+	} else {
+		for (; i + VL <= n; i += VL)
+			vstore(p + i, vload(p + i) - lr * (vload(g + i) + wd * vload(p + i)));
+	}
+	for (; i < n; i++) {
 		float d = g[i] + wd * p[i];
 		if (mu != 0.0f) {
 			buf[i] = mu * buf[i] + d;
@@ -147,6 +241,11 @@ static void optim_sgd(struct w2s_optim *o, float lr, float *p, const float *g)
 		}
 		p[i] -= lr * d;
 	}
+}
+
+static void optim_sgd(struct w2s_optim *o, float lr, float *p, const float *g)
+{
+	sgd_update(p, g, o->m, o->n, lr, o->opts.weight_decay, o->opts.momentum);
 }
 
 float w2s_optim_step(struct w2s_optim *o, float *params, const float *grads)

@@ -225,6 +225,127 @@ static void grad_norm_does_not_overflow_where_float_squares_would(void **state)
 		fail_msg("norm %.17g, want %.17g", got, want);
 }
 
+/* Lengths that cover the vector loops, their tails, and none at all. */
+static const size_t long_lengths[] = {0, 1, 15, 16, 17, 31, 32, 33, 63, 100, 1000, 4099};
+
+/* The norm of long gradients against a sum in long double: the partial
+ * sums of the vector loop change only the rounding. */
+static void grad_norm_of_long_vectors_matches_a_long_double_sum(void **state)
+{
+	enum { MAX = 4099 + 3 };
+	static float buf[MAX];
+	w2s_rng_normals(5, 1, 0, buf, MAX);
+	for (size_t k = 0; k < sizeof long_lengths / sizeof long_lengths[0]; k++) {
+		for (size_t off = 0; off < 3; off++) { /* unaligned starts too */
+			size_t n = long_lengths[k];
+			const float *g = buf + off;
+			long double want = 0.0L;
+			for (size_t i = 0; i < n; i++)
+				want += (long double)g[i] * (long double)g[i];
+			double w = (double)sqrtl(want), got = w2s_grad_norm(g, n);
+			if (fabs(got - w) > 1e-14 * w)
+				fail_msg("norm of %zu floats at offset %zu: %.17g, want %.17g", n, off, got,
+					 w);
+		}
+	}
+
+	/* Clipping a long gradient leaves it at the maximum norm, in the
+	 * same direction. */
+	float g[1000], g0[1000];
+	w2s_rng_normals(6, 1, 0, g0, 1000);
+	memcpy(g, g0, sizeof g);
+	double before = w2s_grad_clip(g, 1000, 2.0);
+	double after = w2s_grad_norm(g, 1000);
+	if (fabs(after - 2.0) > 1e-6)
+		fail_msg("norm after clipping %.9g (before %.9g), want 2", after, before);
+	double want[1000];
+	for (int i = 0; i < 1000; i++)
+		want[i] = (double)g0[i] * 2.0 / before;
+	assert_close("clipped long gradient", g, want, 1000, 1e-6);
+}
+
+/* The arithmetic of one AdamW or SGD update of a parameter, as a reader
+ * writes it, in float. */
+static void reference_update(const struct w2s_optim_opts *op, int64_t step, float *p,
+			     const float *g, float *m, float *v, size_t n)
+{
+	float lr = w2s_optim_lr(op, step);
+	if (op->kind == W2S_OPT_SGD) {
+		for (size_t i = 0; i < n; i++) {
+			float d = g[i] + op->weight_decay * p[i];
+			if (op->momentum != 0.0f) {
+				m[i] = op->momentum * m[i] + d;
+				d = m[i];
+			}
+			p[i] -= lr * d;
+		}
+		return;
+	}
+	double t = (double)(step + 1);
+	float step_size = (float)((double)lr / (1.0 - pow((double)op->beta1, t)));
+	float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow((double)op->beta2, t)));
+	float decay = 1.0f - lr * op->weight_decay;
+	for (size_t i = 0; i < n; i++) {
+		m[i] = op->beta1 * m[i] + (1.0f - op->beta1) * g[i];
+		v[i] = op->beta2 * v[i] + (1.0f - op->beta2) * g[i] * g[i];
+		float denom = sqrtf(v[i]) * inv_sqrt_bc2 + op->eps;
+		p[i] = p[i] * decay - step_size * m[i] / denom;
+	}
+}
+
+/* Ranks must end with the same bits whatever their CPU, so the vector
+ * loops must do exactly the scalar formula's arithmetic: the tolerance is
+ * zero.  Long buffers at unaligned starts, gradients over six decades. */
+static void updates_of_long_buffers_match_the_scalar_formula_exactly(void **state)
+{
+	enum { N = 1000 + 13, STEPS = 5 };
+	static float p[N + 1], q[N + 1], g[N + 1], m[N + 1], v[N + 1];
+	struct w2s_optim_opts cases[3];
+	w2s_optim_opts_default(&cases[0]);
+	cases[0].lr = 3e-2f;
+	cases[0].weight_decay = 0.1f;
+	cases[0].schedule = W2S_SCHED_COSINE;
+	cases[0].warmup_steps = 2;
+	cases[0].total_steps = STEPS;
+	w2s_optim_opts_default(&cases[1]);
+	cases[1].kind = W2S_OPT_SGD;
+	cases[1].lr = 0.1f;
+	cases[1].momentum = 0.9f;
+	cases[1].weight_decay = 0.01f;
+	cases[2] = cases[1];
+	cases[2].momentum = 0.0f;
+	for (int c = 0; c < 3; c++) {
+		for (size_t n = N - 1; n <= N; n++) {
+			/* 1 or 2 floats in: starts off the vector alignment */
+			float *pp = p + (N + 1 - n), *gg = g + (N + 1 - n);
+			w2s_rng_normals(7, 1, 0, pp, n);
+			memcpy(q, pp, n * sizeof *q);
+			memset(m, 0, sizeof m);
+			memset(v, 0, sizeof v);
+			struct w2s_optim o;
+			assert_int_equal(w2s_optim_init(&o, &cases[c], n), 0);
+			for (int64_t s = 0; s < STEPS; s++) {
+				w2s_rng_normals(8, 1, (uint64_t)s, gg, n);
+				for (size_t i = 0; i < n; i++)
+					gg[i] *= (float)pow(10.0, (double)(i % 7) - 4.0);
+				w2s_optim_step(&o, pp, gg);
+				reference_update(&cases[c], s, q, gg, m, v, n);
+			}
+			double want[N];
+			for (size_t i = 0; i < n; i++)
+				want[i] = q[i];
+			char what[64];
+			snprintf(what, sizeof what, "%s, %zu parameters",
+				 c == 0 ? "AdamW" : c == 1 ? "SGD with momentum" : "SGD", n);
+			assert_close(what, pp, want, n, 0.0);
+			for (size_t i = 0; i < n; i++)
+				if (o.m[i] != m[i] || (c == 0 && o.v[i] != v[i]))
+					fail_msg("%s: moments differ at %zu", what, i);
+			w2s_optim_free(&o);
+		}
+	}
+}
+
 /* Minimizes 0.5 sum a_i (p_i - c_i)^2, curvatures a_i in [0.5, 5]. */
 static void minimize_quadratic(const struct w2s_optim_opts *opts, int steps, double tol)
 {
@@ -293,6 +414,8 @@ int main(void)
 		cmocka_unit_test(step_returns_the_scheduled_lr_and_counts),
 		cmocka_unit_test(clip_scales_to_max_norm_and_returns_norm_before),
 		cmocka_unit_test(grad_norm_does_not_overflow_where_float_squares_would),
+		cmocka_unit_test(grad_norm_of_long_vectors_matches_a_long_double_sum),
+		cmocka_unit_test(updates_of_long_buffers_match_the_scalar_formula_exactly),
 		cmocka_unit_test(optimizers_converge_on_a_quadratic),
 		cmocka_unit_test(free_is_safe_on_zeroed_struct_and_twice),
 	};
