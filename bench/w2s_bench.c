@@ -585,8 +585,11 @@ int main(int argc, char **argv)
 		code = 2;
 		goto done;
 	}
-	out("blas", "BLIS %s (%s kernels), %s thread(s) per rank", w2s_blas_version(),
-	    w2s_blas_arch(), getenv("BLIS_NUM_THREADS") ? getenv("BLIS_NUM_THREADS") : "1");
+	size_t mc, kc, nc;
+	w2s_blas_blocks(&mc, &kc, &nc);
+	out("blas", "BLIS %s (%s kernels, blocks MC %zu KC %zu NC %zu), %s thread(s) per rank",
+	    w2s_blas_version(), w2s_blas_arch(), mc, kc, nc,
+	    getenv("BLIS_NUM_THREADS") ? getenv("BLIS_NUM_THREADS") : "1");
 	out("ranks", "%d", c.size);
 	if (!strcmp(argv[1], "train"))
 		code = run_train(&c, &o);

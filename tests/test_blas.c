@@ -2,8 +2,8 @@
  * test_blas.c: w2s_blas_sgemm against a naive triple loop in double, for
  * every transpose combination, odd sizes, padded leading dimensions, and
  * the beta/alpha cases the models use; the strided form in every
- * row/column-major layout; and the BLIS sub-configuration chosen on this
- * CPU.
+ * row/column-major layout, with sizes past every cache block; and the BLIS
+ * sub-configuration and block sizes chosen on this CPU.
  *
  * Not tested: that a BLIS_ARCH_TYPE set by the user wins over ours; BLIS
  * reads it once per process, so that needs a second process.
@@ -23,6 +23,13 @@
 #include "w2s/blas.h"
 #include "w2s/common.h"
 #include "w2s/rng.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+/* Whether the user set BLIS_ARCH_TYPE, seen before w2s_blas_init sets it. */
+static bool arch_set_by_user;
 
 /* Fills x (rows, ld) with normals; the padding past `cols` gets NaN so that
  * a read past the logical width shows up in the result. */
@@ -224,6 +231,54 @@ static void sgemm_strided_matches_naive_product_in_every_layout(void **state)
 		assert_true(c[i] == 2.0f * (float)(i + 1));
 }
 
+/* Sizes past the largest cache blocks (512 rows, 1024 inner, 4096
+ * columns), so that every block loop runs more than once and ends on a
+ * partial block, in the layouts mlp.c uses. */
+static void sgemm_spans_several_cache_blocks(void **state)
+{
+	check_sgemm(false, false, 600, 20, 1100, 1, 1.0f, 0.0f);
+	check_sgemm(true, false, 600, 20, 1100, 0, 1.0f, 1.0f);
+	check_sgemm(false, true, 20, 4100, 40, 0, 1.0f, 0.0f);
+	check_strided(600, 13, 1100, 0, 1, 0, 0.0f); /* a forward layer */
+	check_strided(13, 4100, 30, 1, 0, 1, 1.0f);  /* a weight gradient */
+	check_strided(530, 17, 1030, 0, 1, 0, 0.0f); /* an input gradient */
+}
+
+/* AMD family 19h (Zen 3 and 4), as blas.c tells it. */
+static bool cpu_is_amd_family_19h(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned int eax, ebx, ecx, edx;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_is("amd") || !__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return false;
+	unsigned int family = (eax >> 8) & 0xf;
+	return family == 0xf && family + ((eax >> 20) & 0xff) == 0x19;
+#else
+	return false;
+#endif
+}
+
+/* On Zen 4, where w2s chose skx itself, the GEMMs run with the block sizes
+ * measured faster there; elsewhere with BLIS's own. */
+static void block_sizes_are_the_zen4_ones_where_w2s_chose_skx(void **state)
+{
+	w2s_blas_init();
+	size_t mc, kc, nc;
+	w2s_blas_blocks(&mc, &kc, &nc);
+	print_message("BLIS %s, block sizes MC %zu, KC %zu, NC %zu\n", w2s_blas_arch(), mc, kc, nc);
+	assert_true(mc > 0 && kc > 0 && nc > 0);
+	bool zen4 = !arch_set_by_user && strcmp(w2s_blas_arch(), "skx") == 0 &&
+		    cpu_is_amd_family_19h();
+	if (!zen4) {
+		print_message("not Zen 4 with skx chosen by w2s: BLIS's own block sizes\n");
+		assert_false(mc == 512 && kc == 1024 && nc == 4096);
+		return;
+	}
+	if (mc != 512 || kc != 1024 || nc != 4096)
+		fail_msg("Zen 4: block sizes %zu, %zu, %zu, want 512, 1024, 4096", mc, kc, nc);
+}
+
 static void blis_is_not_generic_on_avx512_cpu(void **state)
 {
 	bool warn = w2s_blas_init();
@@ -248,14 +303,17 @@ static void blis_is_not_generic_on_avx512_cpu(void **state)
 
 int main(void)
 {
+	arch_set_by_user = getenv("BLIS_ARCH_TYPE") != NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(blis_is_not_generic_on_avx512_cpu),
+		cmocka_unit_test(block_sizes_are_the_zen4_ones_where_w2s_chose_skx),
 		cmocka_unit_test(sgemm_matches_naive_product_all_transposes),
 		cmocka_unit_test(sgemm_respects_leading_dimension_wider_than_row),
 		cmocka_unit_test(sgemm_beta_one_accumulates_and_alpha_scales),
 		cmocka_unit_test(sgemm_with_k_zero_scales_c_by_beta),
 		cmocka_unit_test(sgemm_with_m_or_n_zero_leaves_c_alone),
 		cmocka_unit_test(sgemm_strided_matches_naive_product_in_every_layout),
+		cmocka_unit_test(sgemm_spans_several_cache_blocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,8 @@
 /* Picks BLIS's sub-configuration and initializes it.  Debian's BLIS has no
  * Zen 4/5 entry and silently falls back to the slow `generic` kernels on
  * those CPUs; when the user has not set BLIS_ARCH_TYPE and the CPU has
- * AVX-512 F/DQ/BW/VL, this selects the skx (AVX-512) kernels.  Call once,
+ * AVX-512 F/DQ/BW/VL, this selects the skx (AVX-512) kernels, with block
+ * sizes of its own on Zen 4 (w2s_blas_blocks).  Call once,
  * before any other function here; later calls do nothing.
  * Returns true when the chosen sub-configuration is `generic` on a CPU that
  * has vector kernels BLIS knows (worth a warning). */
@@ -24,6 +25,11 @@ bool w2s_blas_init(void);
 const char *w2s_blas_arch(void);
 /* BLIS version string. */
 const char *w2s_blas_version(void);
+/* The float GEMM's cache block sizes in use: rows of A (mc), the inner
+ * dimension (kc) and columns of B (nc) per block.  BLIS's own for the
+ * sub-configuration, except on AMD Zen 4 where init chose skx: 512, 1024,
+ * 4096, measured faster there. */
+void w2s_blas_blocks(size_t *mc, size_t *kc, size_t *nc);
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major.
  * op(A) is (m, k): A is (m, lda>=k) when !trans_a, (k, lda>=m) when trans_a.
