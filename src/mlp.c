@@ -7,8 +7,10 @@
  *
  * Each layer is one sgemm (pre = x W^T) followed by one pass over pre that
  * adds the bias and applies the activation, so the activations are read
- * once.  The last layer has no activation: its post[] is its pre[] (the same
- * memory), which the logits then live in.  Backward is two sgemms per layer
+ * once.  Only GELU's derivative needs the pre-activation; relu and tanh
+ * take theirs from the output, so for them the pass works in place and
+ * pre[] is post[] (the same memory).  The last layer has no activation: its
+ * post[] is its pre[], which the logits then live in.  Backward is two sgemms per layer
  * (weight gradient, input gradient) and one pass that applies the
  * activation's derivative and sums the bias gradient together.  A narrow
  * output layer (a few classes) runs in its own loops instead of BLIS, one
@@ -158,10 +160,11 @@ int w2s_mlp_work_init(struct w2s_mlp_work *w, const struct w2s_mlp_shape *shape,
 		if (shape->width[l] > maxw)
 			maxw = shape->width[l];
 
+	/* A hidden layer keeps pre beside post only for GELU. */
+	const size_t hidden_copies = shape->act == W2S_ACT_GELU ? 2 : 1;
 	size_t bytes, total = 0;
 	for (int l = 0; l < L; l++) {
-		/* pre and post for hidden layers; the output layer only pre. */
-		size_t copies = l < L - 1 ? 2 : 1;
+		size_t copies = l < L - 1 ? hidden_copies : 1;
 		size_t nl;
 		if (w2s_mul_size(max_batch, shape->width[l + 1], &nl) != 0 ||
 		    w2s_mul_size(nl, copies, &nl) != 0 || total + nl < total)
@@ -186,7 +189,7 @@ int w2s_mlp_work_init(struct w2s_mlp_work *w, const struct w2s_mlp_shape *shape,
 		size_t nl = max_batch * shape->width[l + 1];
 		w->pre[l] = block + off;
 		off += nl;
-		if (l < L - 1) {
+		if (l < L - 1 && hidden_copies == 2) {
 			w->post[l] = block + off;
 			off += nl;
 		} else {
@@ -217,13 +220,15 @@ static inline float mlp_act(enum w2s_act a, float x)
 	return x;
 }
 
-/* d act / d pre, from pre and post (whichever is cheaper). */
+/* d act / d pre, from post, and from pre for GELU only (for relu and tanh
+ * pre may be post itself, see w2s_mlp_work_init). */
 static inline float mlp_act_grad(enum w2s_act a, float pre, float post)
 {
 	switch (a) {
 	case W2S_ACT_RELU:
-		/* 0 at the kink, as the subgradient PyTorch uses. */
-		return pre > 0.0f ? 1.0f : 0.0f;
+		/* post > 0 exactly when pre > 0; 0 at the kink, as the
+		 * subgradient PyTorch uses. */
+		return post > 0.0f ? 1.0f : 0.0f;
 	case W2S_ACT_GELU: {
 		float t = tanhf(GELU_SCALE * (pre + GELU_CUBIC * pre * pre * pre));
 		float du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBIC * pre * pre);
@@ -273,7 +278,8 @@ static struct mlp_mat mlp_feature_major(const float *p, size_t n)
 
 /* ---- forward passes ---- */
 
-/* pre (width, n) += b per feature, then post = act(pre); feature-major. */
+/* pre (width, n) += b per feature, then post = act(pre); feature-major.
+ * post may be pre (in place). */
 W2S_CLONES static void mlp_bias_act(float *pre, float *post, const float *b, size_t n,
 				    size_t width, enum w2s_act a)
 {
@@ -357,7 +363,8 @@ const float *w2s_mlp_forward(const struct w2s_mlp *m, struct w2s_mlp_work *w,
 /* ---- backward passes ---- */
 
 /* d (width, n) *= act'(pre), and gb (width) += the row sums of the result:
- * the delta of a hidden layer and its bias gradient in one pass. */
+ * the delta of a hidden layer and its bias gradient in one pass.  pre is
+ * read for GELU only. */
 W2S_CLONES static void mlp_act_backward(float *d, const float *pre, const float *post,
 					float *gb, bool add, size_t n, size_t width, enum w2s_act a)
 {
@@ -369,7 +376,7 @@ W2S_CLONES static void mlp_act_backward(float *d, const float *pre, const float 
 		size_t i = 0;
 		if (a == W2S_ACT_RELU) {
 			for (; i + VL <= n; i += VL) {
-				w2s_vf v = vmask(vload(dj + i), vload(pj + i) > 0.0f);
+				w2s_vf v = vmask(vload(dj + i), vload(qj + i) > 0.0f);
 				vstore(dj + i, v);
 				acc += v;
 			}

@@ -105,15 +105,34 @@ static double fixture_loss(struct fixture *f, bool grad)
 	return sum;
 }
 
-/* Smallest |pre-activation| over the hidden layers: how far the batch is
- * from a relu kink. */
+/* Smallest |pre-activation| over the hidden layers of a relu model: how far
+ * the batch is from a kink.  Computed here in double, since the forward
+ * pass keeps only the relu's output. */
 static double hidden_margin(struct fixture *f)
 {
-	(void)fixture_loss(f, false);
+	const struct w2s_mlp_shape *s = &f->m.shape;
 	double margin = INFINITY;
-	for (int l = 0; l < f->m.shape.nlayers - 1; l++)
-		for (size_t i = 0; i < f->n * f->m.shape.width[l + 1]; i++)
-			margin = fmin(margin, fabs((double)f->w.pre[l][i]));
+	size_t maxw = 0;
+	for (int l = 0; l <= s->nlayers; l++)
+		maxw = s->width[l] > maxw ? s->width[l] : maxw;
+	double *h = w2s_xmalloc(maxw * sizeof(double)), *u = w2s_xmalloc(maxw * sizeof(double));
+	for (size_t i = 0; i < f->n; i++) {
+		for (size_t k = 0; k < s->width[0]; k++)
+			h[k] = f->x[i * s->width[0] + k];
+		for (int l = 0; l < s->nlayers - 1; l++) {
+			size_t in = s->width[l], out = s->width[l + 1];
+			for (size_t j = 0; j < out; j++) {
+				u[j] = f->m.b[l][j];
+				for (size_t k = 0; k < in; k++)
+					u[j] += (double)f->m.w[l][j * in + k] * h[k];
+				margin = fmin(margin, fabs(u[j]));
+			}
+			for (size_t j = 0; j < out; j++)
+				h[j] = u[j] > 0 ? u[j] : 0.0;
+		}
+	}
+	free(h);
+	free(u);
 	return margin;
 }
 
@@ -317,7 +336,7 @@ static void forward_applies_activation_to_hidden_layers_only(void **state)
 		const float one = 1.0f;
 		(void)w2s_mlp_forward(&m, &w, &one, 1);
 		for (int j = 0; j < 9; j++) {
-			double u = w.pre[0][j], want;
+			double u = 1.0 + (double)m.b[0][j], want;
 			if (a == W2S_ACT_TANH)
 				want = tanh(u);
 			else
@@ -580,6 +599,28 @@ static void init_refuses_overflowing_or_empty_shapes(void **state)
 	assert_int_equal(w2s_mlp_init(&m, &s), -1);
 }
 
+/* The workspace holds one buffer per hidden layer for relu and tanh, whose
+ * derivatives come from the output, and two for GELU: the memory a batch
+ * of activations takes. */
+static void work_keeps_pre_activations_only_for_gelu(void **state)
+{
+	for (int a = W2S_ACT_RELU; a <= W2S_ACT_TANH; a++) {
+		struct w2s_mlp_shape s = make_shape(3, two_hidden_widths, (enum w2s_act)a);
+		struct w2s_mlp_work w;
+		assert_int_equal(w2s_mlp_work_init(&w, &s, 16), 0);
+		for (int l = 0; l < 2; l++)
+			if ((w.pre[l] != w.post[l]) != (a == W2S_ACT_GELU))
+				fail_msg("%s: hidden layer %d has %s", w2s_act_name((enum w2s_act)a), l,
+					 w.pre[l] == w.post[l] ? "no pre-activation buffer"
+							       : "a pre-activation buffer it does not need");
+		assert_ptr_equal(w.pre[2], w.post[2]); /* the logits */
+		/* The buffers do not overlap: post of one layer, then the next. */
+		assert_true(w.post[0] + 16 * s.width[1] <= w.pre[1]);
+		assert_true(w.post[1] + 16 * s.width[2] <= w.pre[2]);
+		w2s_mlp_work_free(&w);
+	}
+}
+
 static void free_is_safe_on_zeroed_struct_and_twice(void **state)
 {
 	struct w2s_mlp m;
@@ -615,6 +656,7 @@ int main(void)
 		cmocka_unit_test(backward_set_overwrites_whatever_the_gradients_held),
 		cmocka_unit_test(init_params_is_reproducible_and_within_glorot_bound),
 		cmocka_unit_test(init_refuses_overflowing_or_empty_shapes),
+		cmocka_unit_test(work_keeps_pre_activations_only_for_gelu),
 		cmocka_unit_test(free_is_safe_on_zeroed_struct_and_twice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

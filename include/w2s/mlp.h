@@ -51,13 +51,15 @@ struct w2s_mlp {
 #define W2S_MLP_GRAD_EXTRA 4
 
 /* Activations kept for backward, sized for up to max_batch rows.  After a
- * forward on n rows, a hidden layer's pre and post hold (width[l+1], n):
+ * forward on n rows, a hidden layer's post holds (width[l+1], n):
  * feature-major, feature j of all n rows contiguous at [j * n], the layout
  * BLIS computes the forward product fastest in; the logits, pre[nlayers-1]
- * = post[nlayers-1], are (n, C) row-major. */
+ * = post[nlayers-1], are (n, C) row-major.  Only GELU's backward needs a
+ * hidden layer's pre-activation: for relu and tanh pre[l] is post[l] (one
+ * buffer, the activation applied in place), which halves the memory. */
 struct w2s_mlp_work {
 	size_t max_batch;
-	float *pre[W2S_MLP_MAX_LAYERS];  /* (width[l+1], n) before activation; logits (n, C) */
+	float *pre[W2S_MLP_MAX_LAYERS];  /* (width[l+1], n) before activation (GELU; else = post) */
 	float *post[W2S_MLP_MAX_LAYERS]; /* (width[l+1], n) after; post[nlayers-1] = logits */
 	float *delta;                    /* (max_batch * max width) scratch */
 	float *delta2;                   /* (max_batch * max width) scratch */
