@@ -82,9 +82,13 @@ static bool cpu_has_blis_vectors(void)
  * Skylake-X.  On Zen 4 (1 MiB L2 per core, 32 MiB L3) larger ones ran the
  * GEMMs of a training step faster, measured with every operand layout
  * mlp.c uses, one rank and two: 512 x 4096 x 4096 layers 5-7%, 256 x 1024
- * x 1024 layers 1-3%, the small layers of the default experiment alike.
- * MC stays a multiple of the kernel's 32 rows.  Only for a choice that w2s
- * made: a user's BLIS_ARCH_TYPE gets BLIS's own context. */
+ * x 1024 layers 1-3%, the small layers of the default experiment the same
+ * (one block either way).  KC 512 gave 2-3% less on the large layers and
+ * its packing buffers are smaller (BLIS fills a KC x NC block of B): 3 MB
+ * more peak memory for 1024-wide layers at KC 1024, which mlp.c's single
+ * activation buffer for relu makes up for.  MC stays a multiple of the
+ * kernel's 32 rows.  Only for a choice that w2s made: a user's
+ * BLIS_ARCH_TYPE gets BLIS's own context. */
 static void blas_tune_blocks(void)
 {
 	blksz_t mc, kc, nc;

@@ -58,8 +58,9 @@ double w2s_grad_norm(const float *g, size_t n);
  * Returns the norm before clipping. */
 double w2s_grad_clip(float *g, size_t n, double max_norm);
 
-/* One update of params (n) with grads (n); advances o->step.
- * Returns the learning rate used. */
+/* One update of params (n) with grads (n), which must not overlap; advances
+ * o->step.  Returns the learning rate used.  The same inputs give the same
+ * bits on every CPU (the vector loops do the scalar formula's arithmetic). */
 float w2s_optim_step(struct w2s_optim *o, float *params, const float *grads);
 
 #endif
