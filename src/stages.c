@@ -49,27 +49,16 @@ void stg_set_field(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* Rank 0 only: renames a file written under path.tmp to path. */
-int stg_rename_tmp(const char *path)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if (rename(tmp, path) != 0) {
-		w2s_log_error_local("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Collective: 0 when OUT/config.yaml holds cfg's config, else a message. */
 static enum w2s_status same_config(const struct w2s_config *cfg, const char *path)
 {
 	struct w2s_config old = {0};
+	/* The loader's own message, which names the file and line, says why. */
+	w2s_log_context("cannot resume the run, its config is damaged: ");
 	enum w2s_status st = w2s_config_load(&old, path, NULL, 0);
-	if (st != W2S_STATUS_OK) {
-		w2s_log_error("cannot resume: '%s' (above) is not a config w2s can read", path);
-		return W2S_STATUS_CONFIG;
-	}
+	w2s_log_context(NULL);
+	if (st != W2S_STATUS_OK)
+		return st;
 	char diff[2048];
 	int n = w2s_config_diff(old.json, cfg->json, diff, sizeof diff);
 	w2s_config_free(&old);
@@ -147,9 +136,7 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 		return W2S_STATUS_NOMEM;
 
 	struct w2s_h5 f = {.file = -1};
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	st = w2s_h5_create(&f, c, tmp);
+	st = w2s_h5_create_tmp(&f, c, path);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "data";
@@ -194,11 +181,8 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 		st = w2s_h5_attr_int64(&f, "/", "seed", (int64_t)cfg->seed);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_int64(&f, "/", "classes", w2s_config_classes(cfg));
-	enum w2s_status closed = stg_agree(c, w2s_h5_close(&f));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	if (st == W2S_STATUS_OK)
-		st = stg_agree(c, c->rank == 0 && stg_rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
+	if (f.tmp)
+		st = w2s_h5_commit(&f, c, st);
 	w2s_task_shard_free(&shard);
 	return st;
 }
@@ -556,12 +540,11 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 		cols[i + 1] = stg_pgr_columns[i];
 		cols[i + 1].offset += offsetof(struct seed_pgr_row, r);
 	}
-	char path[4096], tmp[4200];
+	char path[4096];
 	snprintf(path, sizeof path, "%s/summary.h5", out);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	struct w2s_h5 f = {.file = -1};
 	if (st == W2S_STATUS_OK)
-		st = w2s_h5_create(&f, c, tmp);
+		st = w2s_h5_create_tmp(&f, c, path);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "summary";
@@ -573,11 +556,8 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 		st = w2s_h5_write_table(&f, c, "/summary", summary_columns,
 					(int)(sizeof summary_columns / sizeof summary_columns[0]),
 					sizeof *sum, sum, nsum);
-	enum w2s_status closed = stg_agree(c, w2s_h5_close(&f));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	if (st == W2S_STATUS_OK)
-		st = stg_agree(c, c->rank == 0 && stg_rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
+	if (f.tmp)
+		st = w2s_h5_commit(&f, c, st);
 	if (st == W2S_STATUS_OK) {
 		w2s_log_info("%s", "");
 		w2s_log_info("over %d seeds (test; median [min, max]):", n);
@@ -598,24 +578,38 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 	return st;
 }
 
-/* Collective: true when OUT holds a data file made from this config (then
- * it is kept open in x->data).  Data files take their name only when whole,
- * so one that exists but does not open is a real error, reported. */
-static bool data_is_current(struct experiment *x, const char *path)
+/* Collective: whether OUT's data file, path, can be kept on --resume: 1
+ * when it was made from this config (then it is open in x->data), 0 when
+ * it is to be made (again), -1 (message printed) when it is in the way.
+ * Data files take their name only when whole, so one that does not read
+ * was damaged afterwards: it is made again, with a warning, as the same
+ * config gives the same bytes. */
+static int data_is_current(struct experiment *x, const char *path)
 {
-	int there = x->c->rank == 0 && access(path, F_OK) == 0;
+	struct stat sb;
+	int there = x->c->rank == 0 ? (stat(path, &sb) != 0 ? 0 : S_ISREG(sb.st_mode) ? 1 : -1) : 0;
 	w2s_comm_bcast(x->c, &there, sizeof there, 0);
-	if (!there || w2s_h5_open(&x->data, x->c, path) != W2S_STATUS_OK)
-		return false;
+	if (there < 0)
+		w2s_log_error("cannot resume the run: '%s' is not a file; remove it, or use --force "
+			      "to start over",
+			      path);
+	if (there <= 0)
+		return there;
+	w2s_log_local_as_warning("; making it again");
+	enum w2s_status st = w2s_h5_open(&x->data, x->c, path);
+	w2s_log_local_as_warning(NULL);
+	if (st != W2S_STATUS_OK)
+		return 0;
 	char *config = NULL;
 	int same = w2s_h5_attr_read_string(&x->data, "/", "config", &config) == W2S_STATUS_OK &&
 		   strcmp(config, x->cfg->json) == 0;
 	free(config);
 	w2s_log_flush_local(0);
 	if (w2s_comm_agree(x->c, !same) == 0)
-		return true;
+		return 1;
 	w2s_h5_close(&x->data);
-	return false;
+	w2s_log_info("gen: %s was made from another config; making it again", path);
+	return 0;
 }
 
 enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_config *cfg,
@@ -636,13 +630,18 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		goto cleanup;
 	stg_join(path, sizeof path, opts->out, "data.h5");
 	const bool imported = cfg->data.task == W2S_TASK_IMPORT;
+	int kept = 0;
 	if (imported) {
 		/* Imported data are read where they are, never copied: they can
 		 * be large, and many runs share them. */
 		w2s_log_info("data: %lld rows imported in %s", (long long)w2s_task_rows(cfg),
 			     cfg->data.import.path);
 		st = w2s_h5_open(&x->data, c, cfg->data.import.path);
-	} else if (x->resuming && data_is_current(x, path)) {
+	} else if (x->resuming && (kept = data_is_current(x, path)) != 0) {
+		if (kept < 0) {
+			st = W2S_STATUS_IO;
+			goto cleanup;
+		}
 		w2s_log_info("gen: %s is whole and current; kept", path);
 	} else {
 		w2s_log_info("gen: %lld rows of the %s task into %s", (long long)w2s_task_rows(cfg),
@@ -695,8 +694,8 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		goto cleanup;
 	}
 	/* run.h5 takes its name only when whole: its presence means done. */
-	stg_join(path, sizeof path, opts->out, "run.h5.tmp");
-	st = w2s_h5_create(&x->run, c, path);
+	stg_join(path, sizeof path, opts->out, "run.h5");
+	st = w2s_h5_create_tmp(&x->run, c, path);
 	p.kind = "run";
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_write_provenance(&x->run, &p);
@@ -714,12 +713,8 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		st = run_models(x);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_double(&x->run, "/", "wall_seconds", w2s_comm_time() - t0);
-	enum w2s_status closed = stg_agree(c, w2s_h5_close(&x->run));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	stg_join(path, sizeof path, opts->out, "run.h5");
-	if (st == W2S_STATUS_OK)
-		st = stg_agree(c, c->rank == 0 && stg_rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
+	if (x->run.tmp)
+		st = w2s_h5_commit(&x->run, c, st);
 	if (st == W2S_STATUS_OK)
 		w2s_log_info("\nwrote %s/{config.yaml, %srun.h5, metrics.h5} in %.1f s on %d "
 			     "rank%s",
