@@ -4,7 +4,8 @@
 usage: report.py RUN_DIR [--out DIR] [--pdf] [--csv] [--dpi N]
 
 Reads RUN_DIR/run.h5 (results, PGR, optional stage tables), RUN_DIR/metrics.h5
-(training traces) and RUN_DIR/data.h5 (split sizes), and writes into --out
+(training traces) and RUN_DIR/data.h5 (split sizes; for imported data the
+file run.h5 names), and writes into --out
 (default RUN_DIR/report):
 
   results.png   test accuracy of the weak model, each weak-to-strong student
