@@ -374,3 +374,11 @@ class Sweep:
 def load_sweep(path):
     """A Sweep from a sweep folder (or its sweep.h5)."""
     return Sweep(path)
+
+
+def add_figure_options(ap):
+    """The options report.py and sweep.py share: --pdf, --csv, --dpi."""
+    ap.add_argument("--pdf", action="store_true", help="figures as PDF instead of PNG")
+    ap.add_argument("--csv", action="store_true",
+                    help="tables as CSV files (full precision) instead of report.md")
+    ap.add_argument("--dpi", type=int, default=150, help="resolution of PNG figures (default 150)")
