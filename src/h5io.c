@@ -227,6 +227,80 @@ enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, co
 	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
 }
 
+enum w2s_status w2s_h5_rows_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   enum w2s_h5_type t, int64_t rows, int64_t cols,
+				   struct w2s_h5_rows *d)
+{
+	memset(d, 0, sizeof *d);
+	d->dset = H5I_INVALID_HID;
+	d->type = t;
+	d->rows = rows;
+	d->cols = cols;
+	snprintf(d->path, sizeof d->path, "%s", path);
+	hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+	hid_t space = -1, dcpl = -1;
+	errno = 0;
+	int bad = make_parents(f->file, path) < 0;
+	if (!bad) {
+		space = H5Screate_simple(cols > 0 ? 2 : 1, dims, NULL);
+		dcpl = H5Pcreate(H5P_DATASET_CREATE);
+		H5Pset_obj_track_times(dcpl, 0);
+		/* Contiguous, allocated at creation (what independent writes
+		 * need) and never filled: the writers cover every row, so a
+		 * fill would only write the file twice. */
+		H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+		H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+		d->dset = H5Dcreate2(f->file, path, h5type(t), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+		bad = d->dset < 0;
+	}
+	if (bad)
+		report(f->path, "cannot write", path);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (space >= 0)
+		H5Sclose(space);
+	if (w2s_comm_agree(c, bad)) {
+		w2s_h5_rows_close(d);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_rows_write(struct w2s_h5 *f, struct w2s_h5_rows *d, int64_t begin,
+				  int64_t count, const void *data)
+{
+	W2S_CHECK(begin >= 0 && count >= 0 && begin + count <= d->rows);
+	if (count == 0)
+		return W2S_STATUS_OK;
+	int rank = d->cols > 0 ? 2 : 1;
+	hsize_t cols = (hsize_t)(d->cols > 0 ? d->cols : 1);
+	hsize_t mdims[2] = {(hsize_t)count, cols};
+	hid_t fspace = H5Dget_space(d->dset);
+	hid_t mspace = H5Screate_simple(rank, mdims, NULL);
+	select_rows(fspace, rank, begin, count, (int64_t)cols);
+	/* Independent: each rank's rows are one contiguous range of the file,
+	 * which is what collective buffering would hand each aggregator
+	 * anyway; the collective form would only add a lockstep between the
+	 * ranks at every block. */
+	hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+	H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT);
+	errno = 0;
+	int bad = H5Dwrite(d->dset, h5type(d->type), mspace, fspace, dxpl, data) < 0;
+	if (bad)
+		report(f->path, "cannot write", d->path);
+	H5Pclose(dxpl);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+void w2s_h5_rows_close(struct w2s_h5_rows *d)
+{
+	if (d->dset >= 0)
+		H5Dclose(d->dset);
+	d->dset = H5I_INVALID_HID;
+}
+
 enum w2s_status w2s_h5_shape(struct w2s_h5 *f, const char *path, int64_t *rows, int64_t *cols)
 {
 	hid_t dset = H5Dopen2(f->file, path, H5P_DEFAULT);
