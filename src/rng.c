@@ -89,15 +89,12 @@ RNG_INLINE void philox_vec(rng_vq *x0, rng_vq *x1, rng_vq *x2, rng_vq *x3, uint3
  * rounded operation without that check.  y >= 0 here. */
 RNG_INLINE rng_vf vsqrt(rng_vf y)
 {
-#if defined(__SSE__) && RNG_VL % 4 == 0
-	rng_vf r;
-	for (int k = 0; k < RNG_VL; k += 4) {
-		__m128 q;
-		memcpy(&q, (float *)&y + k, sizeof q);
-		q = _mm_sqrt_ps(q);
-		memcpy((float *)&r + k, &q, sizeof q);
-	}
-	return r;
+#if defined(__SSE__) && RNG_VL == 8
+	/* built lane by lane in registers: through memory, two 16-byte
+	 * stores read back as one 32-byte load would stall the pipeline */
+	__m128 a = _mm_sqrt_ps((__m128){y[0], y[1], y[2], y[3]});
+	__m128 b = _mm_sqrt_ps((__m128){y[4], y[5], y[6], y[7]});
+	return (rng_vf){a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]};
 #else
 	for (int k = 0; k < RNG_VL; k++)
 		y[k] = sqrtf(y[k]);
