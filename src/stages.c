@@ -204,6 +204,44 @@ static enum w2s_status gen_rows(const struct w2s_comm *c, const struct w2s_confi
 	return st;
 }
 
+/* Collective: writes /splits/<split>, the row indices of each split (they
+ * are stored split after split, so each is a range), every rank its share
+ * a block at a time, as gen_rows writes the rows. */
+static enum w2s_status gen_splits(const struct w2s_comm *c, const struct w2s_config *cfg,
+				  struct w2s_h5 *f)
+{
+	struct w2s_h5_rows d[W2S_NSPLITS];
+	int nd = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++, nd++) {
+		int64_t sb, se;
+		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
+		char name[64];
+		snprintf(name, sizeof name, "/splits/%s", w2s_split_name((enum w2s_split)s));
+		st = w2s_h5_rows_create(f, c, name, W2S_H5_I64, se - sb, 0, &d[nd]);
+	}
+	int64_t block = GEN_BLOCK_BYTES / (int64_t)sizeof(int64_t);
+	int64_t *idx = w2s_xmalloc((size_t)block * sizeof *idx);
+	enum w2s_status wrote = st;
+	for (int s = 0; s < nd && wrote == W2S_STATUS_OK; s++) {
+		int64_t sb, se, lb, le;
+		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
+		w2s_shard(se - sb, c->rank, c->size, &lb, &le);
+		for (int64_t i0 = lb; i0 < le && wrote == W2S_STATUS_OK; i0 += block) {
+			int64_t n = le - i0 < block ? le - i0 : block;
+			for (int64_t i = 0; i < n; i++)
+				idx[i] = sb + i0 + i;
+			wrote = w2s_h5_rows_write(f, &d[s], i0, n, idx);
+		}
+	}
+	free(idx);
+	if (st == W2S_STATUS_OK)
+		st = stg_agree(c, wrote);
+	for (int k = 0; k < nd; k++)
+		w2s_h5_rows_close(&d[k]);
+	return st;
+}
+
 /* Collective: refuses, with one line, data that the file system of `path`
  * has no room for.  The rows are made a block at a time, so memory no
  * longer bounds a data set; without this, a config far too large would
@@ -258,18 +296,8 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 	}
 	if (st == W2S_STATUS_OK)
 		st = gen_rows(c, cfg, &f, N, b, e);
-	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++) {
-		int64_t sb, se, lb, le;
-		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
-		w2s_shard(se - sb, c->rank, c->size, &lb, &le);
-		int64_t *idx = w2s_xmalloc((size_t)(le - lb) * sizeof *idx);
-		for (int64_t i = lb; i < le; i++)
-			idx[i - lb] = sb + i;
-		char name[64];
-		snprintf(name, sizeof name, "/splits/%s", w2s_split_name((enum w2s_split)s));
-		st = w2s_h5_write_rows(&f, c, name, W2S_H5_I64, se - sb, 0, lb, le - lb, idx);
-		free(idx);
-	}
+	if (st == W2S_STATUS_OK)
+		st = gen_splits(c, cfg, &f);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_string(&f, "/", "task",
 					cfg->data.task == W2S_TASK_LATENT ? "latent" : "teacher");
