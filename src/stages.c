@@ -136,7 +136,39 @@ enum w2s_status stg_agree(const struct w2s_comm *c, enum w2s_status st)
 
 /* Rows per block of w2s_stage_gen: a few MB of views, small enough to stay
  * in the cache between being made and being copied into the file. */
-#define GEN_BLOCK_BYTES ((int64_t)2 << 20)
+#define GEN_BLOCK_BYTES ((int64_t)1 << 20)
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	while (b) {
+		int64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Rows per block: about GEN_BLOCK_BYTES of views, and a multiple of the
+ * rows that make every view's block whole 64 KiB, so that blocks written
+ * into datasets that start 64 KiB-aligned (h5io) are aligned too; the page
+ * cache copies aligned writes into large folios, measurably cheaper.
+ * Where that multiple would make blocks too large (odd widths of wide
+ * rows), blocks are left unaligned. */
+static int64_t gen_block_rows(const struct w2s_config *cfg, int64_t row_bytes)
+{
+	const int64_t align = (int64_t)64 << 10;
+	int64_t m = 1; /* powers of two all: the largest is a multiple of the rest */
+	for (int v = 0; v < w2s_task_nviews(cfg); v++) {
+		int64_t w = 4 * w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
+		int64_t mv = align / gcd64(align, w); /* rows of whole 64 KiB */
+		if (mv > m)
+			m = mv;
+	}
+	if (m * row_bytes > 4 * GEN_BLOCK_BYTES)
+		m = 1;
+	int64_t block = GEN_BLOCK_BYTES / row_bytes / m * m;
+	return block > m ? block : m;
+}
 
 /* Collective: makes this rank's rows block by block and writes each block
  * into the views and the target as soon as it is made. */
@@ -147,12 +179,8 @@ static enum w2s_status gen_rows(const struct w2s_comm *c, const struct w2s_confi
 	int64_t row_bytes = (int64_t)sizeof(int32_t);
 	for (int v = 0; v < w2s_task_nviews(cfg); v++)
 		row_bytes += 4 * w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
-	int64_t block = GEN_BLOCK_BYTES / row_bytes;
-	if (block < 1)
-		block = 1;
-	if (block > e - b)
-		block = e - b;
-	enum w2s_status st = w2s_task_shard_init(cfg, block, &shard);
+	int64_t block = gen_block_rows(cfg, row_bytes);
+	enum w2s_status st = w2s_task_shard_init(cfg, block < e - b ? block : e - b, &shard);
 	if (st != W2S_STATUS_OK)
 		w2s_log_error_local("not enough memory to generate %lld rows at a time",
 				    (long long)block);
@@ -174,8 +202,11 @@ static enum w2s_status gen_rows(const struct w2s_comm *c, const struct w2s_confi
 	/* Ranks write on their own here; a failure is agreed on after the
 	 * loop, so no rank waits in a collective that another left. */
 	enum w2s_status wrote = st;
-	for (int64_t r0 = b; r0 < e && wrote == W2S_STATUS_OK; r0 += block) {
-		int64_t n = e - r0 < block ? e - r0 : block;
+	/* Blocks are cut at multiples of `block` rows of the whole data, so
+	 * all but a rank's first and last start on an aligned boundary. */
+	for (int64_t r0 = b; r0 < e && wrote == W2S_STATUS_OK; r0 = (r0 / block + 1) * block) {
+		int64_t r1 = (r0 / block + 1) * block;
+		int64_t n = (r1 < e ? r1 : e) - r0;
 		w2s_task_fill(cfg, r0, r0 + n, &shard);
 		for (int v = 0; v < shard.nviews && wrote == W2S_STATUS_OK; v++)
 			wrote = w2s_h5_rows_write(f, &d[v], r0, n, shard.x[v]);
