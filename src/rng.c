@@ -84,21 +84,23 @@ RNG_INLINE void philox_vec(rng_vq *x0, rng_vq *x1, rng_vq *x2, rng_vq *x3, uint3
 	*x3 = d;
 }
 
-/* IEEE square root, lane by lane.  sqrtf itself stays scalar at -O2 (it
- * must set errno on negative input); SSE's sqrtps is the same correctly
- * rounded operation without that check.  y >= 0 here. */
-RNG_INLINE rng_vf vsqrt(rng_vf y)
+/* *y = its IEEE square root, lane by lane.  sqrtf itself stays scalar at
+ * -O2 (it must set errno on negative input); SSE's sqrtps is the same
+ * correctly rounded operation without that check.  *y >= 0 here.  (The
+ * helpers take vectors by pointer: by value GCC notes an ABI change,
+ * though all of them are inlined.) */
+RNG_INLINE void vsqrt(rng_vf *y)
 {
 #if defined(__SSE__) && RNG_VL == 8
 	/* built lane by lane in registers: through memory, two 16-byte
 	 * stores read back as one 32-byte load would stall the pipeline */
-	__m128 a = _mm_sqrt_ps((__m128){y[0], y[1], y[2], y[3]});
-	__m128 b = _mm_sqrt_ps((__m128){y[4], y[5], y[6], y[7]});
-	return (rng_vf){a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]};
+	rng_vf v = *y;
+	__m128 a = _mm_sqrt_ps((__m128){v[0], v[1], v[2], v[3]});
+	__m128 b = _mm_sqrt_ps((__m128){v[4], v[5], v[6], v[7]});
+	*y = (rng_vf){a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]};
 #else
 	for (int k = 0; k < RNG_VL; k++)
-		y[k] = sqrtf(y[k]);
-	return y;
+		(*y)[k] = sqrtf((*y)[k]);
 #endif
 }
 
@@ -107,9 +109,9 @@ RNG_INLINE rng_vf vsqrt(rng_vf y)
  * 0.172, by its series to s^9 (the next term is below 1e-9 of ln m).  The
  * exponent enters exactly: ln 2 is split so that (e - 31) ln2_hi has no
  * rounding error. */
-RNG_INLINE rng_vf minus_two_log(rng_vf x)
+RNG_INLINE void minus_two_log(const rng_vf *x, rng_vf *out)
 {
-	rng_vi bits = (rng_vi)x;
+	rng_vi bits = (rng_vi)*x;
 	rng_vi e = ((bits >> 23) & 0xff) - 127;
 	rng_vi mb = (bits & 0x7fffff) | 0x3f800000;
 	rng_vi big = mb > 0x3fb504f3; /* m > sqrt(2): halve m; all ones */
@@ -121,17 +123,17 @@ RNG_INLINE rng_vf minus_two_log(rng_vf x)
 									   s2 * 0.2222222222f))));
 	rng_vf k = __builtin_convertvector(e - 31, rng_vf);
 	const float ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723212e-6f;
-	return -2.0f * (k * ln2_hi + (k * ln2_lo + lnm));
+	*out = -2.0f * (k * ln2_hi + (k * ln2_lo + lnm));
 }
 
 /* cos and sin of 2 pi w / 2^32.  The nearest quarter turn q is taken from
  * the top bits of w, so the remaining angle, |phi| <= pi/4, comes out of
  * integer arithmetic exactly; Taylor polynomials to phi^9 (sin) and
  * phi^10 (cos) are then within 3e-9 of the truth, below float rounding. */
-RNG_INLINE void cos_sin_turn(rng_vu w, rng_vf *cos_out, rng_vf *sin_out)
+RNG_INLINE void cos_sin_turn(const rng_vu *w, rng_vf *cos_out, rng_vf *sin_out)
 {
-	rng_vu q = (w + 0x20000000u) >> 30;
-	rng_vi f = (rng_vi)(w - (q << 30)); /* in [-2^29, 2^29) */
+	rng_vu q = (*w + 0x20000000u) >> 30;
+	rng_vi f = (rng_vi)(*w - (q << 30)); /* in [-2^29, 2^29) */
 	rng_vf phi = __builtin_convertvector(f, rng_vf) * 1.46291807926715968e-9f; /* 2 pi / 2^32 */
 	rng_vf p2 = phi * phi;
 	rng_vf s = phi + phi * p2 * (-1.0f / 6 + p2 * (1.0f / 120 + p2 * (-1.0f / 5040 +
@@ -150,15 +152,16 @@ RNG_INLINE void cos_sin_turn(rng_vu w, rng_vf *cos_out, rng_vf *sin_out)
 }
 
 /* Box-Muller on word pairs (wr, wt): radius from wr, angle from wt. */
-RNG_INLINE void box_muller(rng_vq wr, rng_vq wt, rng_vf *z_cos, rng_vf *z_sin)
+RNG_INLINE void box_muller(const rng_vq *wr, const rng_vq *wt, rng_vf *z_cos, rng_vf *z_sin)
 {
-	rng_vu r32 = __builtin_convertvector(wr, rng_vu);
-	rng_vu t32 = __builtin_convertvector(wt, rng_vu);
+	rng_vu r32 = __builtin_convertvector(*wr, rng_vu);
+	rng_vu t32 = __builtin_convertvector(*wt, rng_vu);
 	/* u in (0, 1] from 31 bits, never 0, so the log is finite */
 	rng_vf x = __builtin_convertvector((rng_vi)(r32 >> 1), rng_vf) + 0.5f;
-	rng_vf r = vsqrt(minus_two_log(x));
-	rng_vf c, s;
-	cos_sin_turn(t32, &c, &s);
+	rng_vf r, c, s;
+	minus_two_log(&x, &r);
+	vsqrt(&r);
+	cos_sin_turn(&t32, &c, &s);
 	*z_cos = r * c;
 	*z_sin = r * s;
 }
@@ -212,8 +215,8 @@ RNG_CLONES static void normals_rows(uint64_t seed, uint32_t stream, uint64_t ind
 		rng_vq w0 = vb, w1 = i & 0xffffffffu, w2 = i >> 32, w3 = vstream;
 		philox_vec(&w0, &w1, &w2, &w3, k0, k1);
 		rng_vf z[4];
-		box_muller(w0, w1, &z[0], &z[1]);
-		box_muller(w2, w3, &z[2], &z[3]);
+		box_muller(&w0, &w1, &z[0], &z[1]);
+		box_muller(&w2, &w3, &z[2], &z[3]);
 		if (packed && lanes == RNG_VL) {
 			interleave4(z, out + 4 * q0);
 		} else if (packed) {
