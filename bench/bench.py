@@ -164,28 +164,51 @@ class Bench:
     def gen(self, scratch):
         """w2s gen on 2 ranks of a file of ~500 MB, against dd writing as
         many bytes.  Neither syncs: both measure what lands in the page
-        cache, which is what a run that reads its data back sees.  A gen of
-        a few thousand rows, timed alike, gives the start-up (mpirun, MPI,
-        HDF5) that the whole command includes."""
+        cache, which is what a run that reads its data back sees.
+
+        Both get memory in the same state.  Each timed command is preceded,
+        untimed, by the removal of its own previous ~500 MB file, so its
+        page cache reuses pages freed a moment before.  That matters here:
+        writing into pages that had been free for a few seconds ran 5-8x
+        slower (dd 0.4-0.7 GB/s against 3-5; on this virtual machine the
+        host seems to take idle pages back), so the command that came
+        after a pause lost to the other.  A first round, untimed, leaves
+        both such a file.
+
+        A gen of a few thousand rows (into another folder), timed alike,
+        gives the start-up (mpirun, MPI, HDF5) that the whole command
+        includes."""
         rows = 2000000 if not self.args.quick else 250000
         out = os.path.join(scratch, "gen")
-        base = self.mpi(2, [self.args.w2s, "gen", "--out", out, "--force", "--quiet"])
+        small = os.path.join(scratch, "gen-start")
+        dd = os.path.join(scratch, "dd.bin")
+
+        def gen(folder, n):
+            cmd = self.mpi(2, [self.args.w2s, "gen", "--out", folder, "--force", "--quiet",
+                               "--set", f"data.rows.test={n}"])
+            return run(cmd, env=self.env)[1]
+
         walls, dds, starts = [], [], []
         size = 0
-        for _ in range(3):
-            log("bench: w2s gen")
-            _, wall = run(base + ["--set", "data.rows.test=1000"], env=self.env)
-            starts.append(wall)
-            _, wall = run(base + ["--set", f"data.rows.test={rows}"], env=self.env)
-            walls.append(wall)
+        for rep in range(4):
+            log("bench: w2s gen" + (" (warm-up)" if rep == 0 else ""))
+            shutil.rmtree(small, ignore_errors=True)
+            start = gen(small, 1000)
+            shutil.rmtree(out, ignore_errors=True)
+            wall = gen(out, rows)
             size = os.path.getsize(os.path.join(out, "data.h5"))
-            dd = os.path.join(scratch, "dd.bin")
             mb = max(1, size // (1 << 20))
+            if os.path.exists(dd):
+                os.unlink(dd)
             _, ddwall = run(["dd", "if=/dev/zero", f"of={dd}", "bs=1M", f"count={mb}"],
                             env=self.env)
-            dds.append(mb * (1 << 20) / ddwall)
-            os.unlink(dd)
+            if rep > 0:
+                starts.append(start)
+                walls.append(wall)
+                dds.append(mb * (1 << 20) / ddwall)
+        os.unlink(dd)
         shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(small, ignore_errors=True)
         start = statistics.median(starts)
         return {"bytes": size, "w2s": [size / w for w in walls], "dd": dds, "start": start,
                 "net": [size / max(w - start, 1e-9) for w in walls]}
@@ -373,7 +396,9 @@ def report(b, rows, inf, gen, dflt, load0, load1, seconds):
       f"| >= 50% | {verdict(wm / dm, 0.5)} |")
     p()
     p(f"(Start-up: the median wall time of the same command for 1,000 test rows, "
-      f"{gen['start']:.2f} s: mpirun, MPI and HDF5 initialization.)")
+      f"{gen['start']:.2f} s: mpirun, MPI and HDF5 initialization.  Each timed command, "
+      f"gen and dd alike, writes into pages its previous file freed just before, after an "
+      f"untimed first round.)")
     p()
 
     p("## Default experiment (`w2s run` with no config), wall time, 1 rank x 1 thread")

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <hdf5_hl.h>
@@ -51,8 +50,8 @@ static bool file_system_error(int err)
  * always leave ENOSPC in errno when a write fails for want of space. */
 static bool disk_full(const char *path)
 {
-	struct statvfs fs;
-	return statvfs(path, &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < 65536.0;
+	double left = w2s_free_bytes(path);
+	return left >= 0 && left < 65536.0;
 }
 
 static void report(const char *file, const char *what, const char *obj)
@@ -95,6 +94,11 @@ static hid_t mpio_fapl(const struct w2s_comm *c)
 	 * same file do not storm the file system. */
 	W2S_CHECK(H5Pset_all_coll_metadata_ops(fapl, 1) >= 0);
 	W2S_CHECK(H5Pset_coll_metadata_write(fapl, 1) >= 0);
+	/* Datasets of 1 MiB or more start on a 64 KiB boundary, so that
+	 * writes of whole aligned blocks fill whole (large) page-cache folios
+	 * and file-system blocks; it costs at most 64 KiB of unwritten gap
+	 * per such dataset. */
+	W2S_CHECK(H5Pset_alignment(fapl, (hsize_t)1 << 20, (hsize_t)64 << 10) >= 0);
 	return fapl;
 }
 
@@ -201,26 +205,27 @@ enum w2s_status w2s_h5_create_tmp(struct w2s_h5 *f, const struct w2s_comm *c, co
 }
 
 /* Rank 0: whether the file system of f has room for what a close still
- * writes: the metadata HDF5 holds in its cache, a few blocks of rounding
- * and 64 KiB.  A close that fails on one rank only leaves the others
+ * writes: the metadata HDF5 holds in its cache and 128 KiB (block
+ * rounding, the superblock).  A close that fails on one rank only leaves the others
  * waiting in it for ever, so a disk about to be full is caught here,
  * before the close.  quiet: the file is being discarded anyway. */
 static int room_to_close(const struct w2s_h5 *f, bool quiet)
 {
-	struct statvfs fs;
 	size_t cached = 0;
-	if (statvfs(f->path, &fs) != 0 || H5Fget_mdc_size(f->file, NULL, NULL, &cached, NULL) < 0) {
+	double left = w2s_free_bytes(f->path);
+	if (left < 0 || H5Fget_mdc_size(f->file, NULL, NULL, &cached, NULL) < 0) {
 		H5Eclear2(H5E_DEFAULT);
 		return 1; /* nothing known: try */
 	}
-	double block = fs.f_frsize > 0 ? (double)fs.f_frsize : 4096.0;
-	double need = (double)cached + 16.0 * block + 65536.0;
-	double left = (double)fs.f_bavail * block;
+	double need = (double)cached + 128.0 * 1024.0;
 	if (left >= need)
 		return 1;
-	if (!quiet)
-		w2s_log_error_local("cannot finish writing '%s': %s (%.0f KiB left, %.0f KiB needed)",
-				    f->path, strerror(ENOSPC), left / 1024.0, need / 1024.0);
+	if (!quiet) {
+		char a[32], b[32];
+		w2s_log_error_local("cannot finish writing '%s': %s (%s left, %s needed)", f->path,
+				    strerror(ENOSPC), w2s_bytes_words(left, a, sizeof a),
+				    w2s_bytes_words(need, b, sizeof b));
+	}
 	return 0;
 }
 
@@ -350,6 +355,82 @@ enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, co
 	if (fspace >= 0)
 		H5Sclose(fspace);
 	return agreed_write(f, c, bad);
+}
+
+enum w2s_status w2s_h5_rows_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   enum w2s_h5_type t, int64_t rows, int64_t cols,
+				   struct w2s_h5_rows *d)
+{
+	memset(d, 0, sizeof *d);
+	d->dset = H5I_INVALID_HID;
+	d->type = t;
+	d->rows = rows;
+	d->cols = cols;
+	snprintf(d->path, sizeof d->path, "%s", path);
+	hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+	hid_t space = -1, dcpl = -1;
+	errno = 0;
+	int bad = make_parents(f->file, path) < 0;
+	if (!bad) {
+		space = H5Screate_simple(cols > 0 ? 2 : 1, dims, NULL);
+		dcpl = H5Pcreate(H5P_DATASET_CREATE);
+		H5Pset_obj_track_times(dcpl, 0);
+		/* Contiguous, allocated at creation (what independent writes
+		 * need) and never filled: the writers cover every row, so a
+		 * fill would only write the file twice. */
+		H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+		H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+		d->dset = H5Dcreate2(f->file, path, h5type(t), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+		bad = d->dset < 0;
+	}
+	if (bad)
+		report(f->path, "cannot write", path);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (space >= 0)
+		H5Sclose(space);
+	if (agreed_write(f, c, bad) != W2S_STATUS_OK) {
+		w2s_h5_rows_close(d);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_rows_write(struct w2s_h5 *f, struct w2s_h5_rows *d, int64_t begin,
+				  int64_t count, const void *data)
+{
+	W2S_CHECK(begin >= 0 && count >= 0 && begin + count <= d->rows);
+	if (count == 0)
+		return W2S_STATUS_OK;
+	int rank = d->cols > 0 ? 2 : 1;
+	hsize_t cols = (hsize_t)(d->cols > 0 ? d->cols : 1);
+	hsize_t mdims[2] = {(hsize_t)count, cols};
+	hid_t fspace = H5Dget_space(d->dset);
+	hid_t mspace = H5Screate_simple(rank, mdims, NULL);
+	select_rows(fspace, rank, begin, count, (int64_t)cols);
+	/* Independent: each rank's rows are one contiguous range of the file,
+	 * which is what collective buffering would hand each aggregator
+	 * anyway; the collective form would only add a lockstep between the
+	 * ranks at every block. */
+	hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+	H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT);
+	errno = 0;
+	int bad = H5Dwrite(d->dset, h5type(d->type), mspace, fspace, dxpl, data) < 0;
+	if (bad) {
+		report(f->path, "cannot write", d->path);
+		f->broken = true; /* the others learn it in w2s_h5_commit */
+	}
+	H5Pclose(dxpl);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+void w2s_h5_rows_close(struct w2s_h5_rows *d)
+{
+	if (d->dset >= 0)
+		H5Dclose(d->dset);
+	d->dset = H5I_INVALID_HID;
 }
 
 enum w2s_status w2s_h5_shape(struct w2s_h5 *f, const char *path, int64_t *rows, int64_t *cols)

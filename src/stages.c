@@ -122,58 +122,199 @@ enum w2s_status stg_agree(const struct w2s_comm *c, enum w2s_status st)
 	return (enum w2s_status)w2s_comm_agree(c, (int)st);
 }
 
+/* Rows per block of w2s_stage_gen: a few MB of views, small enough to stay
+ * in the cache between being made and being copied into the file. */
+#define GEN_BLOCK_BYTES ((int64_t)1 << 20)
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	while (b) {
+		int64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Rows per block: about GEN_BLOCK_BYTES of views, and a multiple of the
+ * rows that make every view's block whole 64 KiB, so that blocks written
+ * into datasets that start 64 KiB-aligned (h5io) are aligned too; the page
+ * cache copies aligned writes into large folios, measurably cheaper.
+ * Where that multiple would make blocks too large (odd widths of wide
+ * rows), blocks are left unaligned. */
+static int64_t gen_block_rows(const struct w2s_config *cfg, int64_t row_bytes)
+{
+	const int64_t align = (int64_t)64 << 10;
+	int64_t m = 1; /* powers of two all: the largest is a multiple of the rest */
+	for (int v = 0; v < w2s_task_nviews(cfg); v++) {
+		int64_t w = 4 * w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
+		int64_t mv = align / gcd64(align, w); /* rows of whole 64 KiB */
+		if (mv > m)
+			m = mv;
+	}
+	if (m * row_bytes > 4 * GEN_BLOCK_BYTES)
+		m = 1;
+	int64_t block = GEN_BLOCK_BYTES / row_bytes / m * m;
+	return block > m ? block : m;
+}
+
+/* Collective: makes this rank's rows block by block and writes each block
+ * into the views and the target as soon as it is made. */
+static enum w2s_status gen_rows(const struct w2s_comm *c, const struct w2s_config *cfg,
+				struct w2s_h5 *f, int64_t N, int64_t b, int64_t e)
+{
+	struct w2s_task_shard shard;
+	int64_t row_bytes = (int64_t)sizeof(int32_t);
+	for (int v = 0; v < w2s_task_nviews(cfg); v++)
+		row_bytes += 4 * w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
+	int64_t block = gen_block_rows(cfg, row_bytes);
+	enum w2s_status st = w2s_task_shard_init(cfg, block < e - b ? block : e - b, &shard);
+	if (st != W2S_STATUS_OK)
+		w2s_log_error_local("not enough memory to generate %lld rows at a time",
+				    (long long)block);
+	if (w2s_comm_agree(c, (int)st)) {
+		w2s_task_shard_free(&shard);
+		return W2S_STATUS_NOMEM;
+	}
+
+	struct w2s_h5_rows d[W2S_MAX_VIEWS + 1]; /* the views, then the target */
+	int nd = 0;
+	for (int v = 0; v < shard.nviews && st == W2S_STATUS_OK; v++, nd++) {
+		char name[128];
+		snprintf(name, sizeof name, "/views/%s", shard.name[v]);
+		st = w2s_h5_rows_create(f, c, name, W2S_H5_F32, N, shard.width[v], &d[nd]);
+	}
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_rows_create(f, c, "/target", shard.value ? W2S_H5_F32 : W2S_H5_I32, N,
+					0, &d[nd++]);
+	/* Ranks write on their own here; a failure is agreed on after the
+	 * loop, so no rank waits in a collective that another left. */
+	enum w2s_status wrote = st;
+	/* Blocks are cut at multiples of `block` rows of the whole data, so
+	 * all but a rank's first and last start on an aligned boundary. */
+	for (int64_t r0 = b; r0 < e && wrote == W2S_STATUS_OK; r0 = (r0 / block + 1) * block) {
+		int64_t r1 = (r0 / block + 1) * block;
+		int64_t n = (r1 < e ? r1 : e) - r0;
+		w2s_task_fill(cfg, r0, r0 + n, &shard);
+		for (int v = 0; v < shard.nviews && wrote == W2S_STATUS_OK; v++)
+			wrote = w2s_h5_rows_write(f, &d[v], r0, n, shard.x[v]);
+		if (wrote == W2S_STATUS_OK)
+			wrote = w2s_h5_rows_write(f, &d[shard.nviews], r0, n,
+						  shard.value ? (const void *)shard.value
+							      : (const void *)shard.target);
+	}
+	if (st == W2S_STATUS_OK)
+		st = stg_agree(c, wrote);
+	for (int k = 0; k < nd; k++)
+		w2s_h5_rows_close(&d[k]);
+	for (int v = 0; v < shard.nviews && st == W2S_STATUS_OK; v++) {
+		if (cfg->data.task != W2S_TASK_LATENT)
+			break;
+		char name[128];
+		snprintf(name, sizeof name, "/views/%s", shard.name[v]);
+		const struct w2s_view_spec *vs = &cfg->data.latent.views[v];
+		st = w2s_h5_attr_int64(f, name, "z", vs->z);
+		if (st == W2S_STATUS_OK)
+			st = w2s_h5_attr_int64(f, name, "u", vs->u);
+		if (st == W2S_STATUS_OK)
+			st = w2s_h5_attr_double(f, name, "noise", vs->noise);
+	}
+	w2s_task_shard_free(&shard);
+	return st;
+}
+
+/* Collective: writes /splits/<split>, the row indices of each split (they
+ * are stored split after split, so each is a range), every rank its share
+ * a block at a time, as gen_rows writes the rows. */
+static enum w2s_status gen_splits(const struct w2s_comm *c, const struct w2s_config *cfg,
+				  struct w2s_h5 *f)
+{
+	struct w2s_h5_rows d[W2S_NSPLITS];
+	int nd = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++, nd++) {
+		int64_t sb, se;
+		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
+		char name[64];
+		snprintf(name, sizeof name, "/splits/%s", w2s_split_name((enum w2s_split)s));
+		st = w2s_h5_rows_create(f, c, name, W2S_H5_I64, se - sb, 0, &d[nd]);
+	}
+	int64_t block = GEN_BLOCK_BYTES / (int64_t)sizeof(int64_t);
+	int64_t *idx = w2s_xmalloc((size_t)block * sizeof *idx);
+	enum w2s_status wrote = st;
+	for (int s = 0; s < nd && wrote == W2S_STATUS_OK; s++) {
+		int64_t sb, se, lb, le;
+		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
+		w2s_shard(se - sb, c->rank, c->size, &lb, &le);
+		for (int64_t i0 = lb; i0 < le && wrote == W2S_STATUS_OK; i0 += block) {
+			int64_t n = le - i0 < block ? le - i0 : block;
+			for (int64_t i = 0; i < n; i++)
+				idx[i] = sb + i0 + i;
+			wrote = w2s_h5_rows_write(f, &d[s], i0, n, idx);
+		}
+	}
+	free(idx);
+	if (st == W2S_STATUS_OK)
+		st = stg_agree(c, wrote);
+	for (int k = 0; k < nd; k++)
+		w2s_h5_rows_close(&d[k]);
+	return st;
+}
+
+/* Collective: refuses, with one line, data that the file system of `path`
+ * has no room for.  The rows are made a block at a time, so memory no
+ * longer bounds a data set; without this, a config far too large would
+ * fill the disk before failing. */
+static enum w2s_status gen_fits_on_disk(const struct w2s_comm *c, const struct w2s_config *cfg,
+					const char *path)
+{
+	int bad = 0;
+	if (c->rank == 0) {
+		/* float32 views, a 4-byte target and the 8-byte split indices */
+		double cols = 1 + 2;
+		for (int v = 0; v < w2s_task_nviews(cfg); v++)
+			cols += (double)w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
+		double need = 4.0 * cols * (double)w2s_task_rows(cfg);
+		char dir[4200];
+		snprintf(dir, sizeof dir, "%s", path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			slash[slash == dir ? 1 : 0] = '\0';
+		else
+			snprintf(dir, sizeof dir, ".");
+		double avail = w2s_free_bytes(dir);
+		bad = avail >= 0 && need > avail;
+		if (bad) {
+			char a[32], b[32];
+			w2s_log_error_local("cannot write '%s': %s: the data take %s and its file "
+					    "system has %s free",
+					    path, strerror(ENOSPC), w2s_bytes_words(need, a, sizeof a),
+					    w2s_bytes_words(avail, b, sizeof b));
+		}
+	}
+	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
 enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config *cfg,
 			      const char *path, const struct w2s_provenance *prov)
 {
 	int64_t N = w2s_task_rows(cfg), b, e;
 	w2s_shard(N, c->rank, c->size, &b, &e);
-	struct w2s_task_shard shard;
-	enum w2s_status st = w2s_task_generate(cfg, b, e, &shard);
-	if (st != W2S_STATUS_OK)
-		w2s_log_error_local("not enough memory to generate rows %lld..%lld",
-				    (long long)b, (long long)e);
-	if (w2s_comm_agree(c, (int)st))
-		return W2S_STATUS_NOMEM;
+	if (gen_fits_on_disk(c, cfg, path) != W2S_STATUS_OK)
+		return W2S_STATUS_IO;
 
 	struct w2s_h5 f = {.file = -1};
-	st = w2s_h5_create_tmp(&f, c, path);
+	enum w2s_status st = w2s_h5_create_tmp(&f, c, path);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "data";
 		p.world_size = -1; /* the data do not depend on it */
 		st = w2s_h5_write_provenance(&f, &p);
 	}
-	for (int v = 0; v < shard.nviews && st == W2S_STATUS_OK; v++) {
-		char name[128];
-		snprintf(name, sizeof name, "/views/%s", shard.name[v]);
-		st = w2s_h5_write_rows(&f, c, name, W2S_H5_F32, N, shard.width[v], b, e - b,
-				       shard.x[v]);
-		if (st == W2S_STATUS_OK && cfg->data.task == W2S_TASK_LATENT) {
-			const struct w2s_view_spec *vs = &cfg->data.latent.views[v];
-			st = w2s_h5_attr_int64(&f, name, "z", vs->z);
-			if (st == W2S_STATUS_OK)
-				st = w2s_h5_attr_int64(&f, name, "u", vs->u);
-			if (st == W2S_STATUS_OK)
-				st = w2s_h5_attr_double(&f, name, "noise", vs->noise);
-		}
-	}
 	if (st == W2S_STATUS_OK)
-		st = shard.value ? w2s_h5_write_rows(&f, c, "/target", W2S_H5_F32, N, 0, b, e - b,
-						     shard.value)
-				 : w2s_h5_write_rows(&f, c, "/target", W2S_H5_I32, N, 0, b, e - b,
-						     shard.target);
-	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++) {
-		int64_t sb, se, lb, le;
-		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
-		w2s_shard(se - sb, c->rank, c->size, &lb, &le);
-		int64_t *idx = w2s_xmalloc((size_t)(le - lb) * sizeof *idx);
-		for (int64_t i = lb; i < le; i++)
-			idx[i - lb] = sb + i;
-		char name[64];
-		snprintf(name, sizeof name, "/splits/%s", w2s_split_name((enum w2s_split)s));
-		st = w2s_h5_write_rows(&f, c, name, W2S_H5_I64, se - sb, 0, lb, le - lb, idx);
-		free(idx);
-	}
+		st = gen_rows(c, cfg, &f, N, b, e);
+	if (st == W2S_STATUS_OK)
+		st = gen_splits(c, cfg, &f);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_string(&f, "/", "task",
 					cfg->data.task == W2S_TASK_LATENT ? "latent" : "teacher");
@@ -183,7 +324,6 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 		st = w2s_h5_attr_int64(&f, "/", "classes", w2s_config_classes(cfg));
 	if (f.tmp)
 		st = w2s_h5_commit(&f, c, st);
-	w2s_task_shard_free(&shard);
 	return st;
 }
 

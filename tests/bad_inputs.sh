@@ -133,7 +133,9 @@ check 3 "add up past 2^63" "$W2S" config --set data.rows.val=4611686018427387904
 check 3 "data too large" "$W2S" config "$cfg" --set data.rows.test=1000000000000
 check 3 "seed: expected an integer" "$W2S" config --set seed=18446744073709551616
 check 3 "expected a list of integers" "$W2S" config --set 'models.big.hidden=[9223372036854775807]'
-check 6 "not enough memory" "$W2S" gen "$cfg" --out "$TMP/wide" --quiet \
+# Rows are made a block at a time: the disk, not memory, bounds the data
+# (here some 40 TB).
+check 4 "No space left on device: the data take" "$W2S" gen "$cfg" --out "$TMP/wide" --quiet --set data.rows.test=200000 \
 	--set data.latent.signal=16777216 --set data.latent.nuisance=16777216
 check 6 "too large for memory" "$W2S" run "$cfg" --out "$TMP/deep" --quiet \
 	--set 'models.mlp.hidden=[16777216, 16777216, 16777216]'

@@ -76,6 +76,28 @@ enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, co
 				  enum w2s_h5_type t, int64_t rows, int64_t cols, int64_t begin,
 				  int64_t count, const void *data);
 
+/* A dataset of shape (rows, cols), or (rows) when cols == 0, written block
+ * by block: for data that one rank makes in pieces (data.h5's views), so
+ * that no rank holds its whole share at once. */
+struct w2s_h5_rows {
+	hid_t dset; /* H5I_INVALID_HID when closed */
+	enum w2s_h5_type type;
+	int64_t rows, cols;
+	char path[256];
+};
+/* Collective: creates dataset `path` (and its groups), its storage
+ * allocated now and never filled: every row must then be written. */
+enum w2s_status w2s_h5_rows_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   enum w2s_h5_type t, int64_t rows, int64_t cols,
+				   struct w2s_h5_rows *d);
+/* Not collective: writes rows [begin, begin + count) from data (count,
+ * cols), with the rank's own I/O calls; ranks call it any number of times.
+ * On failure, has printed one line; the caller agrees with the others. */
+enum w2s_status w2s_h5_rows_write(struct w2s_h5 *f, struct w2s_h5_rows *d, int64_t begin,
+				  int64_t count, const void *data);
+/* Collective: closes the dataset; safe on a closed one. */
+void w2s_h5_rows_close(struct w2s_h5_rows *d);
+
 /* Not collective: reads rows [begin, begin + count) of `path` into data
  * (count, cols).  The dataset must be 2-D with `cols` columns (1-D when
  * cols == 0) and at least begin + count rows; otherwise W2S_STATUS_IO with a
