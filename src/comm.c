@@ -15,9 +15,10 @@
 
 /* Floats per rank from which w2s_comm_sum_floats runs its ring: it pays
  * 2 (p - 1) message latencies, so each rank's segment should take far
- * longer to move than one latency; below this MPI_Allreduce was as fast
- * here (2 ranks, shared memory). */
-#define RING_MIN_PER_RANK 32768
+ * longer to move than one latency, and span two messages or more to
+ * pipeline.  On 2 ranks through shared memory here MPI_Allreduce was faster
+ * up to 128 Ki floats, even at 256 Ki, and slower from 512 Ki on. */
+#define RING_MIN_PER_RANK 131072
 /* The tag of the ring's messages on the communicator; nothing else there
  * is point-to-point. */
 #define RING_TAG 29

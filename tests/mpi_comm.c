@@ -176,8 +176,8 @@ static void same_bytes_on_every_rank_and_run_and_ring_order(void **state)
 {
 	random_sum(1000, default_chunk, default_min); /* MPI_Allreduce */
 	random_sum(1000, 7, 0);
-	random_sum(200003, default_chunk, default_min);
-	random_sum(200003, default_chunk, 0);
+	random_sum(600007, default_chunk, default_min);
+	random_sum(600007, 1000, 0);
 	restore_defaults();
 }
 
