@@ -197,20 +197,22 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 					memcpy(kb + r * C, d->teacher_logits + row * C,
 					       (size_t)C * sizeof *kb);
 			}
-			memset(m->grads, 0, ngrad * sizeof *m->grads);
 			float scale = 1.0f / (float)(ge - gb);
 			double lsum = 0;
+			float correct = 0;
 			if (n > 0) {
 				const float *logits = w2s_mlp_forward(m, &work, xb, (size_t)n);
 				lsum = step_loss(loss, d, logits, yb, tb, kb, (size_t)n, (size_t)C, scale,
 						 s.step, total, scratch, dlogits);
-				m->grads[m->nparams + 1] =
-					d->regression ? 0.0f
-						      : (float)w2s_count_correct(logits, yb, (size_t)n,
-										 (size_t)C);
-				w2s_mlp_backward(m, &work, xb, (size_t)n, dlogits);
+				if (!d->regression)
+					correct = (float)w2s_count_correct(logits, yb, (size_t)n, (size_t)C);
+				/* Writes every gradient: no zeroing pass first. */
+				w2s_mlp_backward_set(m, &work, xb, (size_t)n, dlogits);
+			} else {
+				memset(m->grads, 0, m->nparams * sizeof *m->grads);
 			}
 			m->grads[m->nparams] = (float)lsum;
+			m->grads[m->nparams + 1] = correct;
 			m->grads[m->nparams + 2] = ckpt && ckpt->stop && *ckpt->stop ? 1.0f : 0.0f;
 			w2s_comm_sum_floats(c, m->grads, ngrad);
 
