@@ -152,9 +152,10 @@ int64_t w2s_train_total_steps(const struct w2s_train_spec *spec, int64_t n);
 
 /* Collective: the sum of the values of every rank (v, n on this rank;
  * total over all ranks), the same bits however the values are split among
- * the ranks: each is rounded to a grid 2^-51 (less for more than 2^11
- * values) of the largest |v| and the integers are summed.  NaN when a
- * value is not finite.  For what models with train.reduce exact report. */
+ * the ranks: each is rounded to a grid of at most 2^-50 of the largest |v|
+ * (coarser beyond 2^11 values, so that the sum fits an int64) and the
+ * integers are summed.  NaN when a value is not finite.  For what models
+ * with train.reduce exact report. */
 double w2s_train_sum_exact(const struct w2s_comm *c, const double *v, int64_t n, int64_t total);
 
 /* Collective: w2s_train_sum_exact of the losses of this rank's n rows:
