@@ -248,6 +248,16 @@ void __wrap_w2s_comm_sum_floats(const struct w2s_comm *c, float *buf, size_t n)
 	add_phase(PH_ALLREDUCE, t0);
 }
 
+/* The exact reduction's allreduce (train.reduce exact). */
+void __real_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
+void __wrap_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
+void __wrap_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n)
+{
+	double t0 = now();
+	__real_w2s_comm_sum_int64(c, buf, n);
+	add_phase(PH_ALLREDUCE, t0);
+}
+
 double __real_w2s_grad_clip(float *g, size_t n, double max_norm);
 double __wrap_w2s_grad_clip(float *g, size_t n, double max_norm);
 double __wrap_w2s_grad_clip(float *g, size_t n, double max_norm)
