@@ -196,11 +196,14 @@ typedef uint64_t exact_vu __attribute__((vector_size(XL * sizeof(uint64_t))));
  * (n): acc[i] = (acc[i] if add, else 0) + sum_j round(g[j][i] * up).
  * Terms beyond 2^51 (or not finite) make garbage, but defined garbage
  * (unsigned arithmetic): the step's largest |g|, which every rank learns,
- * then sends it back to be computed again.  Returns the bits of the
- * largest |g| (a float >= 0 orders as its bits do; at or above those of
- * inf means one was not finite: inf, or NaN above it). */
-EXACT_CLONES static uint32_t exact_fold(int64_t *restrict acc, float *const *g, int G, size_t n,
-					double up, bool add)
+ * then sends it back to be computed again.  With out (which may be g[0]),
+ * the sums are not stored but written back as floats, out[i] = acc[i] *
+ * unit, as exact_unfold does: a lone rank's last fold, which has nothing
+ * to exchange, saves a pass over the int64s that way.  Returns the bits
+ * of the largest |g| (a float >= 0 orders as its bits do; at or above
+ * those of inf means one was not finite: inf, or NaN above it). */
+EXACT_CLONES static uint32_t exact_fold(int64_t *acc, float *const *g, int G, size_t n, double up,
+					bool add, float *out, double unit)
 {
 	const double magic = EXACT_MAGIC;
 	uint64_t magic_bits;
@@ -219,7 +222,13 @@ EXACT_CLONES static uint32_t exact_fold(int64_t *restrict acc, float *const *g, 
 			exact_vi mag = (exact_vi)v & 0x7fffffff, more = mag > vmax;
 			vmax = (mag & more) | (vmax & ~more);
 		}
-		memcpy(acc + i, &a, sizeof a);
+		if (out) {
+			exact_vf f = __builtin_convertvector(
+				__builtin_convertvector((exact_vl)a, exact_vd) * unit, exact_vf);
+			memcpy(out + i, &f, sizeof f);
+		} else {
+			memcpy(acc + i, &a, sizeof a);
+		}
 	}
 	int32_t top = 0;
 	for (int k = 0; k < XL; k++)
@@ -236,7 +245,10 @@ EXACT_CLONES static uint32_t exact_fold(int64_t *restrict acc, float *const *g, 
 			mag &= 0x7fffffff;
 			top = mag > top ? mag : top;
 		}
-		acc[i] = (int64_t)a;
+		if (out)
+			out[i] = (float)((double)(int64_t)a * unit);
+		else
+			acc[i] = (int64_t)a;
 	}
 	return (uint32_t)top;
 }
@@ -321,10 +333,11 @@ static void exact_step(const struct w2s_comm *c, struct w2s_mlp *m, struct exact
 		bits--;
 	bits = bits < 51 ? bits : 51;
 	const float scale = 1.0f / (float)len;
+	const bool alone = c->size == 1;
 	for (int attempt = 0;; attempt++) {
 		/* A second try has its grid fitted to the same gradients. */
 		W2S_CHECK(attempt < 2);
-		const double up = ldexp(1.0, bits - (int)*exp);
+		const double up = ldexp(1.0, bits - (int)*exp), unit = ldexp(1.0, (int)*exp - bits);
 		memset(slots, 0, nslots * sizeof *slots);
 		int64_t correct = 0;
 		uint32_t top = 0; /* bits of the largest |g| */
@@ -342,7 +355,8 @@ static void exact_step(const struct w2s_comm *c, struct w2s_mlp *m, struct exact
 					     io->dlogits);
 			memcpy(&slots[2 + c->size + k], &l, sizeof l);
 			if (++held == x->group || k == ke - 1) {
-				uint32_t t = exact_fold(x->msg, x->buf, held, P, up, add);
+				float *dst = alone && k == ke - 1 ? m->grads : NULL;
+				uint32_t t = exact_fold(x->msg, x->buf, held, P, up, add, dst, unit);
 				top = t > top ? t : top;
 				add = true;
 				held = 0;
@@ -353,7 +367,10 @@ static void exact_step(const struct w2s_comm *c, struct w2s_mlp *m, struct exact
 		slots[0] = correct;
 		slots[1] = io->stop_vote;
 		slots[2 + c->rank] = top;
-		w2s_comm_sum_int64(c, x->msg, P + nslots);
+		if (alone) /* the gradient is in m->grads already */
+			w2s_comm_sum_int64(c, slots, nslots);
+		else
+			w2s_comm_sum_int64(c, x->msg, P + nslots);
 
 		int64_t most = 0;
 		for (int r = 0; r < c->size; r++)
@@ -381,7 +398,8 @@ static void exact_step(const struct w2s_comm *c, struct w2s_mlp *m, struct exact
 				continue;
 			}
 		}
-		exact_unfold(m->grads, x->msg, P, ldexp(1.0, (int)*exp - bits));
+		if (!alone)
+			exact_unfold(m->grads, x->msg, P, unit);
 		if (gmax > 0.0f)
 			*exp = e + EXACT_HEADROOM;
 		return;
