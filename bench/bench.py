@@ -7,6 +7,8 @@ and thread counts:
     x 1 thread (w2s through its real data-parallel loop; PyTorch in one
     process, then DistributedDataParallel over gloo), steady state after
     warm-up: the median of several repetitions, with min and max;
+  - what train.reduce exact (the same bits on any number of ranks) costs
+    against the default reduction, `strong` at 1 and 2 ranks;
   - the training step's GFLOP/s against raw BLIS sgemm at the same shapes,
     and where the step's time goes;
   - the allreduce per step against the ring bound 2(p-1)/p * bytes / link
@@ -152,6 +154,24 @@ class Bench:
             rows[name, "sgemm"] = self.w2s_bench(1, "sgemm", name, "--reps",
                                                  "3" if name == "wide" else "7")
         return rows
+
+    def exact(self):
+        """train.reduce exact against the default reduction, `strong` at 1
+        and 2 ranks, in pairs run back to back so that both see the same
+        load; the cost is the median of the pairs' ratios."""
+        steps = next(m[3] for m in MODELS if m[0] == "strong")
+        w, s, r = QUICK["strong"] if self.args.quick else steps
+        sargs = ["--warmup", str(w), "--steps", str(s), "--reps", str(r)]
+        res = {}
+        for ranks in (1, 2):
+            pairs = []
+            for _ in range(1 if self.args.quick else 3):
+                log(f"bench: strong, w2s {ranks} rank(s), reduce default and exact")
+                d = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "default")
+                e = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "exact")
+                pairs.append((d["samples_per_s"][0], e["samples_per_s"][0], e["micro_batch"]))
+            res[ranks] = pairs
+        return res
 
     def inference(self):
         a = ["infer", "strong", "--rows", "8192", "--batch", "1024", "--reps", "5"]
@@ -449,6 +469,24 @@ def report(b, rows, inf, gen, dflt, load0, load1, seconds):
       "existed; a rank holds the whole training split, as w2s_train_model does.)")
 
 
+def report_exact(ex):
+    p = print
+    p()
+    p("## Exact reduction (`train.reduce: exact`), `strong`")
+    p()
+    p("Bit-identical parameters on any number of ranks, against the default float allreduce, "
+      "same per-rank batch (256); pairs of runs back to back, samples/s medians over the pairs.")
+    p()
+    p("| ranks x threads | micro-batch | default samples/s | exact samples/s | cost (default/exact, "
+      "median of pairs) | target | met |")
+    p("|---|---|---|---|---|---|---|")
+    for ranks, pairs in ex.items():
+        d, e = med([x[0] for x in pairs]), med([x[1] for x in pairs])
+        cost = med([x[0] / x[1] for x in pairs])
+        p(f"| {ranks} x 1 | {pairs[0][2]:.0f} | {d:,.0f} | {e:,.0f} | {cost:.2f}x | <= 1.2x | "
+          f"{verdict(cost, 1.2, higher=False)} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--w2s", required=True)
@@ -465,6 +503,7 @@ def main():
     scratch = args.scratch or tempfile.mkdtemp(prefix="w2s-bench.")
     try:
         rows = b.training()
+        ex = b.exact()
         inf = b.inference()
         gen = b.gen(scratch)
         dflt = b.default(scratch)
@@ -472,6 +511,7 @@ def main():
         if not args.scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     report(b, rows, inf, gen, dflt, load0, os.getloadavg()[0], time.perf_counter() - t0)
+    report_exact(ex)
     return 0
 
 

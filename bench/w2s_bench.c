@@ -268,6 +268,16 @@ void __wrap_w2s_comm_sum_floats(const struct w2s_comm *c, float *buf, size_t n)
 	add_phase(PH_ALLREDUCE, t0);
 }
 
+/* The exact reduction's allreduce (train.reduce exact). */
+void __real_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
+void __wrap_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
+void __wrap_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n)
+{
+	double t0 = now();
+	__real_w2s_comm_sum_int64(c, buf, n);
+	add_phase(PH_ALLREDUCE, t0);
+}
+
 double __real_w2s_grad_clip(float *g, size_t n, double max_norm);
 double __wrap_w2s_grad_clip(float *g, size_t n, double max_norm);
 double __wrap_w2s_grad_clip(float *g, size_t n, double max_norm)
@@ -319,6 +329,8 @@ struct opts {
 	int warmup, steps, reps;
 	int64_t rows; /* infer */
 	int64_t batch; /* infer */
+	enum w2s_reduce reduce; /* train: --reduce default | exact */
+	int64_t micro; /* train, reduce exact: rows per micro-batch */
 };
 
 /* Random inputs and labels: throughput does not depend on what is learnt. */
@@ -355,6 +367,7 @@ static int run_train(const struct w2s_comm *c, const struct opts *o)
 	struct w2s_train_spec spec = {
 		.optimizer = W2S_OPT_ADAM, .lr = 1e-3, .schedule = W2S_SCHED_CONSTANT,
 		.batch = B, .epochs = 1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+		.reduce = o->reduce, .micro_batch = o->micro,
 	};
 	struct w2s_train_data d = {.n = N, .dim = D, .classes = (int)C, .x = x, .y = y};
 	struct w2s_train_log log = {.label = o->model, .every = INT64_MAX};
@@ -576,6 +589,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: w2s-bench train|sgemm|infer MODEL [--warmup S] [--steps K] [--reps R]\n"
 		"                 [--rows N] [--batch B] [--allreduce w2s|mpi]\n"
+		"                 [--reduce default|exact] [--micro M]\n"
 		"MODEL: weak, strong or wide.  Prints key=value lines on rank 0.\n"
 		"--allreduce mpi: the training step sums its gradients with a plain\n"
 		"MPI_Allreduce instead of w2s_comm_sum_floats (for comparing the two).\n");
@@ -592,6 +606,11 @@ int main(int argc, char **argv)
 
 	int code = 0;
 	struct opts o = {.warmup = 3, .steps = 5, .reps = 5, .rows = 8192, .batch = 1024};
+	/* The micro-batch a run gets by default (train.micro_batch). */
+	struct w2s_config defaults = {0};
+	W2S_CHECK(w2s_config_load(&defaults, NULL, NULL, 0) == W2S_STATUS_OK);
+	o.micro = defaults.train.micro_batch;
+	w2s_config_free(&defaults);
 	if (argc < 3) {
 		usage();
 		code = 2;
@@ -603,6 +622,12 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--allreduce") &&
 		    (!strcmp(argv[i + 1], "w2s") || !strcmp(argv[i + 1], "mpi")))
 			step_sum_mpi = !strcmp(argv[i + 1], "mpi");
+		else if (!strcmp(argv[i], "--reduce") && !strcmp(argv[i + 1], "exact"))
+			o.reduce = W2S_REDUCE_EXACT;
+		else if (!strcmp(argv[i], "--reduce") && !strcmp(argv[i + 1], "default"))
+			o.reduce = W2S_REDUCE_DEFAULT;
+		else if (!strcmp(argv[i], "--micro"))
+			o.micro = v;
 		else if (!strcmp(argv[i], "--warmup"))
 			o.warmup = (int)v;
 		else if (!strcmp(argv[i], "--steps"))
@@ -619,7 +644,7 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (o.warmup < 1 || o.steps < 1 || o.reps < 1 || o.rows < 1 || o.batch < 1) {
+	if (o.warmup < 1 || o.steps < 1 || o.reps < 1 || o.rows < 1 || o.batch < 1 || o.micro < 1) {
 		usage();
 		code = 2;
 		goto done;
@@ -627,6 +652,8 @@ int main(int argc, char **argv)
 	out("blas", "BLIS %s (%s kernels), %s thread(s) per rank", w2s_blas_version(),
 	    w2s_blas_arch(), getenv("BLIS_NUM_THREADS") ? getenv("BLIS_NUM_THREADS") : "1");
 	out("ranks", "%d", c.size);
+	if (o.reduce == W2S_REDUCE_EXACT)
+		out("micro_batch", "%lld", (long long)o.micro);
 	if (!strcmp(argv[1], "train"))
 		code = run_train(&c, &o);
 	else if (!strcmp(argv[1], "sgemm"))

@@ -115,7 +115,7 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 		{"ntrace", s->ntrace}, {"nparams", n}, {"world_size", c->size},
 		{"rng_seed", (int64_t)meta->seed}, {"rng_stream", meta->stream},
 		{"best_step", s->best_step}, {"bad_evals", s->bad_evals},
-		{"has_best_params", s->best_params != NULL},
+		{"has_best_params", s->best_params != NULL}, {"reduce_exp", s->reduce_exp},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_int64(&f, "/", ints[i].key, ints[i].value);
@@ -188,7 +188,8 @@ static enum w2s_status read_one(struct w2s_h5 *f, const struct w2s_ckpt_meta *me
 		const char *key;
 		int64_t *value;
 	} ints[] = {{"step", &s->step}, {"epoch", &s->epoch}, {"batch", &s->batch}, {"final", &final},
-		    {"best_step", &s->best_step}, {"bad_evals", &s->bad_evals}, {"has_best_params", &has_best}};
+		    {"best_step", &s->best_step}, {"bad_evals", &s->bad_evals}, {"has_best_params", &has_best},
+		    {"reduce_exp", &s->reduce_exp}};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_read_int64(f, "/", ints[i].key, ints[i].value);
 	const struct {

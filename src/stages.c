@@ -419,9 +419,16 @@ static enum w2s_status student(struct experiment *x, int i, const struct teacher
 		st = stg_label_split(x, i, &m, W2S_SPLIT_TEST, secs, NULL, regression ? &mine : NULL,
 				     &n, NULL);
 	if (st == W2S_STATUS_OK && regression) {
-		double sq = w2s_sum_squared_diff(mine, x->cascade.small[W2S_SPLIT_TEST], (size_t)n);
-		w2s_comm_sum_doubles(x->c, &sq, 1);
-		x->misfit[i] = sq / (double)x->cfg->data.rows[W2S_SPLIT_TEST];
+		const float *small = x->cascade.small[W2S_SPLIT_TEST];
+		const int64_t N = x->cfg->data.rows[W2S_SPLIT_TEST];
+		double sq;
+		if (x->cfg->models[x->inst[i].model].train.reduce == W2S_REDUCE_EXACT) {
+			sq = w2s_train_loss_sum_exact(x->c, mine, NULL, small, n, 1, N);
+		} else {
+			sq = w2s_sum_squared_diff(mine, small, (size_t)n);
+			w2s_comm_sum_doubles(x->c, &sq, 1);
+		}
+		x->misfit[i] = sq / (double)N;
 	}
 	free(mine);
 	w2s_mlp_free(&m);
