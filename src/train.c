@@ -464,8 +464,23 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	const size_t ngrad = m->nparams + 3;
 	W2S_CHECK(W2S_MLP_GRAD_EXTRA >= 3);
 	struct exact ex = {0};
-	if (exact)
+	if (exact) {
 		exact_init(&ex, c, m, B, spec->micro_batch);
+		/* The work of a step is dealt by micro-batch: with fewer of them
+		 * than ranks, some ranks only wait.  Said once, for the first
+		 * model it concerns. */
+		static bool warned;
+		if (ex.kmax < c->size && !warned) {
+			warned = true;
+			w2s_log_warn("%s: train.reduce exact cuts a batch of %lld rows into %lld "
+				     "micro-batch%s of %lld, so %lld of the %d ranks wait at every "
+				     "step; a train.micro_batch of %lld or less gives each rank work",
+				     log->label, (long long)B, (long long)ex.kmax,
+				     ex.kmax > 1 ? "es" : "", (long long)ex.micro,
+				     (long long)(c->size - ex.kmax), c->size,
+				     (long long)(B / c->size > 0 ? B / c->size : 1));
+		}
+	}
 	struct step_io io = {
 		.d = d, .loss = loss, .perm = perm, .total = total, .work = &work,
 		.xb = xb, .tb = tb, .kb = kb, .dlogits = dlogits, .yb = yb, .scratch = scratch,

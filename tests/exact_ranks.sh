@@ -68,7 +68,9 @@ PY
 # share them unevenly, 4 take one each).
 for n in 1 2 3 4; do
 	# shellcheck disable=SC2086
-	run "$n" "$TMP/exact-$n" $exact || fail "exact run on $n ranks"
+	run "$n" "$TMP/exact-$n" $exact 2>"$TMP/exact-$n.err" || fail "exact run on $n ranks"
+	! grep -q "^w2s: warning" "$TMP/exact-$n.err" ||
+		fail "exact, $n ranks, a warning: $(cat "$TMP/exact-$n.err")"
 done
 for n in 2 3 4; do
 	compare "$TMP/exact-1" "$TMP/exact-$n" same || fail "exact, $n ranks against 1"
@@ -78,6 +80,13 @@ done
 run 1 "$TMP/default-1" || fail "default run on 1 rank"
 run 2 "$TMP/default-2" || fail "default run on 2 ranks"
 compare "$TMP/default-1" "$TMP/default-2" differ || fail "default reduction"
+
+# Fewer micro-batches than ranks: one warning for the run, saying what to set.
+run 4 "$TMP/idle" --set train.reduce=exact --set train.micro_batch=32 --set train.epochs=1 \
+	2>"$TMP/idle.err" || fail "exact run with idle ranks"
+[ "$(grep -c '^w2s: warning' "$TMP/idle.err")" -eq 1 ] &&
+	grep -q "2 of the 4 ranks wait at every step; a train.micro_batch of 16 or less" "$TMP/idle.err" ||
+	fail "idle ranks in exact mode: $(cat "$TMP/idle.err")"
 
 # Regression: reals summed for the loss, misfit and early stopping.
 for n in 1 3; do
