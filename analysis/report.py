@@ -4,7 +4,8 @@
 usage: report.py RUN_DIR [--out DIR] [--pdf] [--csv] [--dpi N]
 
 Reads RUN_DIR/run.h5 (results, PGR, optional stage tables), RUN_DIR/metrics.h5
-(training traces) and RUN_DIR/data.h5 (split sizes), and writes into --out
+(training traces) and RUN_DIR/data.h5 (split sizes; for imported data the
+file run.h5 names), and writes into --out
 (default RUN_DIR/report):
 
   results.png   test accuracy of the weak model, each weak-to-strong student
@@ -624,10 +625,7 @@ def main(argv=None):
                "Exit codes: 0 done, 2 bad command line, 4 a file missing or unreadable.")
     ap.add_argument("run", metavar="RUN_DIR", help="the --out folder of `w2s run` (or its run.h5)")
     ap.add_argument("--out", metavar="DIR", help="where to write (default: RUN_DIR/report)")
-    ap.add_argument("--pdf", action="store_true", help="figures as PDF instead of PNG")
-    ap.add_argument("--csv", action="store_true",
-                    help="tables as CSV files (full precision) instead of report.md")
-    ap.add_argument("--dpi", type=int, default=150, help="resolution of PNG figures (default 150)")
+    w2sio.add_figure_options(ap)
     args = ap.parse_args(argv)
 
     try:

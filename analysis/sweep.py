@@ -733,10 +733,7 @@ def main(argv=None):
     ap.add_argument("--panels", metavar="KEY,...", help="one panel per value of these swept keys ('none': one)")
     ap.add_argument("--strong", metavar="NAME,...", help="the strong models drawn ('all': every one)")
     ap.add_argument("--out", metavar="DIR", help="where to write (default: DIR/report)")
-    ap.add_argument("--pdf", action="store_true", help="figures as PDF instead of PNG")
-    ap.add_argument("--csv", action="store_true",
-                    help="tables as CSV files (full precision) instead of report.md")
-    ap.add_argument("--dpi", type=int, default=150, help="resolution of PNG figures (default 150)")
+    w2sio.add_figure_options(ap)
     args = ap.parse_args(argv)
 
     try:

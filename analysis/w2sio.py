@@ -127,7 +127,8 @@ class Run:
               chosen_threshold), keyed alike
     synth     {model: synthetic rows drawn} from /synth/<model>/x ({} without synth)
     traces    {instance: {column: array}} from metrics.h5 ({} when it is absent)
-    data      data.h5 root attributes plus "splits": {name: rows} ({} when absent)
+    data      data.h5 root attributes plus "splits": {name: rows} ({} when absent);
+              for imported data, the file run.h5's `data` attribute names
     missing   names of expected files that were not there
     """
 
@@ -168,7 +169,11 @@ class Run:
         else:
             self.traces = {}
             self.missing.append("metrics.h5")
+        # An imported run reads its data where `w2s import` wrote them and
+        # names that file in run.h5's `data` attribute.
         data = os.path.join(self.dir, "data.h5")
+        if not os.path.exists(data) and self.attrs.get("data"):
+            data = self.attrs["data"]
         self.data = {}
         if os.path.exists(data):
             with open_h5(data) as f:
@@ -369,3 +374,11 @@ class Sweep:
 def load_sweep(path):
     """A Sweep from a sweep folder (or its sweep.h5)."""
     return Sweep(path)
+
+
+def add_figure_options(ap):
+    """The options report.py and sweep.py share: --pdf, --csv, --dpi."""
+    ap.add_argument("--pdf", action="store_true", help="figures as PDF instead of PNG")
+    ap.add_argument("--csv", action="store_true",
+                    help="tables as CSV files (full precision) instead of report.md")
+    ap.add_argument("--dpi", type=int, default=150, help="resolution of PNG figures (default 150)")

@@ -7,6 +7,8 @@ and thread counts:
     x 1 thread (w2s through its real data-parallel loop; PyTorch in one
     process, then DistributedDataParallel over gloo), steady state after
     warm-up: the median of several repetitions, with min and max;
+  - what train.reduce exact (the same bits on any number of ranks) costs
+    against the default reduction, `strong` at 1 and 2 ranks;
   - the training step's GFLOP/s against raw BLIS sgemm at the same shapes,
     and where the step's time goes;
   - the allreduce per step against the ring bound 2(p-1)/p * bytes / link
@@ -153,6 +155,24 @@ class Bench:
                                                  "3" if name == "wide" else "7")
         return rows
 
+    def exact(self):
+        """train.reduce exact against the default reduction, `strong` at 1
+        and 2 ranks, in pairs run back to back so that both see the same
+        load; the cost is the median of the pairs' ratios."""
+        steps = next(m[3] for m in MODELS if m[0] == "strong")
+        w, s, r = QUICK["strong"] if self.args.quick else steps
+        sargs = ["--warmup", str(w), "--steps", str(s), "--reps", str(r)]
+        res = {}
+        for ranks in (1, 2):
+            pairs = []
+            for _ in range(1 if self.args.quick else 3):
+                log(f"bench: strong, w2s {ranks} rank(s), reduce default and exact")
+                d = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "default")
+                e = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "exact")
+                pairs.append((d["samples_per_s"][0], e["samples_per_s"][0], e["micro_batch"]))
+            res[ranks] = pairs
+        return res
+
     def inference(self):
         a = ["infer", "strong", "--rows", "8192", "--batch", "1024", "--reps", "5"]
         log("bench: inference")
@@ -164,28 +184,51 @@ class Bench:
     def gen(self, scratch):
         """w2s gen on 2 ranks of a file of ~500 MB, against dd writing as
         many bytes.  Neither syncs: both measure what lands in the page
-        cache, which is what a run that reads its data back sees.  A gen of
-        a few thousand rows, timed alike, gives the start-up (mpirun, MPI,
-        HDF5) that the whole command includes."""
+        cache, which is what a run that reads its data back sees.
+
+        Both get memory in the same state.  Each timed command is preceded,
+        untimed, by the removal of its own previous ~500 MB file, so its
+        page cache reuses pages freed a moment before.  That matters here:
+        writing into pages that had been free for a few seconds ran 5-8x
+        slower (dd 0.4-0.7 GB/s against 3-5; on this virtual machine the
+        host seems to take idle pages back), so the command that came
+        after a pause lost to the other.  A first round, untimed, leaves
+        both such a file.
+
+        A gen of a few thousand rows (into another folder), timed alike,
+        gives the start-up (mpirun, MPI, HDF5) that the whole command
+        includes."""
         rows = 2000000 if not self.args.quick else 250000
         out = os.path.join(scratch, "gen")
-        base = self.mpi(2, [self.args.w2s, "gen", "--out", out, "--force", "--quiet"])
+        small = os.path.join(scratch, "gen-start")
+        dd = os.path.join(scratch, "dd.bin")
+
+        def gen(folder, n):
+            cmd = self.mpi(2, [self.args.w2s, "gen", "--out", folder, "--force", "--quiet",
+                               "--set", f"data.rows.test={n}"])
+            return run(cmd, env=self.env)[1]
+
         walls, dds, starts = [], [], []
         size = 0
-        for _ in range(3):
-            log("bench: w2s gen")
-            _, wall = run(base + ["--set", "data.rows.test=1000"], env=self.env)
-            starts.append(wall)
-            _, wall = run(base + ["--set", f"data.rows.test={rows}"], env=self.env)
-            walls.append(wall)
+        for rep in range(4):
+            log("bench: w2s gen" + (" (warm-up)" if rep == 0 else ""))
+            shutil.rmtree(small, ignore_errors=True)
+            start = gen(small, 1000)
+            shutil.rmtree(out, ignore_errors=True)
+            wall = gen(out, rows)
             size = os.path.getsize(os.path.join(out, "data.h5"))
-            dd = os.path.join(scratch, "dd.bin")
             mb = max(1, size // (1 << 20))
+            if os.path.exists(dd):
+                os.unlink(dd)
             _, ddwall = run(["dd", "if=/dev/zero", f"of={dd}", "bs=1M", f"count={mb}"],
                             env=self.env)
-            dds.append(mb * (1 << 20) / ddwall)
-            os.unlink(dd)
+            if rep > 0:
+                starts.append(start)
+                walls.append(wall)
+                dds.append(mb * (1 << 20) / ddwall)
+        os.unlink(dd)
         shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(small, ignore_errors=True)
         start = statistics.median(starts)
         return {"bytes": size, "w2s": [size / w for w in walls], "dd": dds, "start": start,
                 "net": [size / max(w - start, 1e-9) for w in walls]}
@@ -337,19 +380,29 @@ def report(b, rows, inf, gen, dflt, load0, load1, seconds):
 
     p("## Gradient allreduce, 2 ranks")
     p()
-    p("| config | bytes | in the step, ms | alone, ms | ring bound, ms | link GB/s | "
-      "in step / bound | target | met |")
-    p("|---|---|---|---|---|---|---|---|---|")
+    p("| config | bytes | in the step, ms | same, last rank in, ms | alone, ms "
+      "| MPI_Allreduce alone, ms | ring bound, ms | link GB/s | in step / bound "
+      "| last rank in / bound | alone / bound | MPI_Allreduce / bound | target | met |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, _, _, _ in MODELS:
         r = rows[name, "w2s", 2]
-        ratio = r["phase_allreduce_s"] / r["ring_bound_s"]
-        p(f"| {name} | {r['allreduce_bytes']:,.0f} | {r['phase_allreduce_s'] * 1e3:.3f} | "
-          f"{r['allreduce_alone_s'] * 1e3:.3f} | {r['ring_bound_s'] * 1e3:.3f} | "
-          f"{r['link_bytes_per_s'] * 1e-9:.1f} | {ratio:.2f}x | <= 1.3x | "
+        bound = r["ring_bound_s"]
+        ratio = r["phase_allreduce_s"] / bound
+        last = r.get("phase_allreduce_last_s")
+        mpi = r.get("allreduce_mpi_alone_s")
+        ms = lambda v: f"{v * 1e3:.3f}" if v else "-"
+        rel = lambda v: f"{v / bound:.2f}x" if v else "-"
+        p(f"| {name} | {r['allreduce_bytes']:,.0f} | {ms(r['phase_allreduce_s'])} | {ms(last)} | "
+          f"{ms(r['allreduce_alone_s'])} | {ms(mpi)} | {ms(bound)} | "
+          f"{r['link_bytes_per_s'] * 1e-9:.1f} | {ratio:.2f}x | {rel(last)} | "
+          f"{rel(r['allreduce_alone_s'])} | {rel(mpi)} | <= 1.3x | "
           f"{verdict(ratio, 1.3, higher=False)} |")
     p()
-    p("(In the step includes waiting for the slower rank; alone is the same call after a "
-      "barrier; bound = 2(p-1)/p * bytes / the bandwidth of a bytes/p exchange between the ranks.)")
+    p("(In the step includes waiting for the slower rank; last rank in is the same on the "
+      "rank that reached the sum last in each step, whom nobody kept waiting; alone is the "
+      "same call after a barrier; MPI_Allreduce alone is a plain in-place MPI_Allreduce of "
+      "the same buffer, timed in turns with it (w2s's sum before its own ring); bound = "
+      "2(p-1)/p * bytes / the bandwidth of a bytes/p exchange between the ranks.)")
     p()
 
     p("## Inference, `strong`, batch 1024, 1 thread")
@@ -373,7 +426,9 @@ def report(b, rows, inf, gen, dflt, load0, load1, seconds):
       f"| >= 50% | {verdict(wm / dm, 0.5)} |")
     p()
     p(f"(Start-up: the median wall time of the same command for 1,000 test rows, "
-      f"{gen['start']:.2f} s: mpirun, MPI and HDF5 initialization.)")
+      f"{gen['start']:.2f} s: mpirun, MPI and HDF5 initialization.  Each timed command, "
+      f"gen and dd alike, writes into pages its previous file freed just before, after an "
+      f"untimed first round.)")
     p()
 
     p("## Default experiment (`w2s run` with no config), wall time, 1 rank x 1 thread")
@@ -414,6 +469,24 @@ def report(b, rows, inf, gen, dflt, load0, load1, seconds):
       "existed; a rank holds the whole training split, as w2s_train_model does.)")
 
 
+def report_exact(ex):
+    p = print
+    p()
+    p("## Exact reduction (`train.reduce: exact`), `strong`")
+    p()
+    p("Bit-identical parameters on any number of ranks, against the default float allreduce, "
+      "same per-rank batch (256); pairs of runs back to back, samples/s medians over the pairs.")
+    p()
+    p("| ranks x threads | micro-batch | default samples/s | exact samples/s | cost (default/exact, "
+      "median of pairs) | target | met |")
+    p("|---|---|---|---|---|---|---|")
+    for ranks, pairs in ex.items():
+        d, e = med([x[0] for x in pairs]), med([x[1] for x in pairs])
+        cost = med([x[0] / x[1] for x in pairs])
+        p(f"| {ranks} x 1 | {pairs[0][2]:.0f} | {d:,.0f} | {e:,.0f} | {cost:.2f}x | <= 1.2x | "
+          f"{verdict(cost, 1.2, higher=False)} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--w2s", required=True)
@@ -430,6 +503,7 @@ def main():
     scratch = args.scratch or tempfile.mkdtemp(prefix="w2s-bench.")
     try:
         rows = b.training()
+        ex = b.exact()
         inf = b.inference()
         gen = b.gen(scratch)
         dflt = b.default(scratch)
@@ -437,6 +511,7 @@ def main():
         if not args.scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     report(b, rows, inf, gen, dflt, load0, os.getloadavg()[0], time.perf_counter() - t0)
+    report_exact(ex)
     return 0
 
 

@@ -17,6 +17,7 @@
  * Not here: the table, the ratios and targets (bench.py), PyTorch
  * (bench_torch.py).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -239,12 +240,41 @@ size_t __wrap_w2s_count_correct(const float *logits, const int32_t *y, size_t n,
 	return r;
 }
 
+/* The gradient sum as libw2s did it before its own ring: one in-place
+ * MPI_Allreduce per INT_MAX floats.  The yardstick of the allreduce rows,
+ * and the step's sum under --allreduce mpi. */
+static void mpi_sum_floats(const struct w2s_comm *c, float *buf, size_t n)
+{
+	while (n > 0) {
+		int part = n > (size_t)INT_MAX ? INT_MAX : (int)n;
+		W2S_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, part, MPI_FLOAT, MPI_SUM, c->comm) ==
+			  MPI_SUCCESS);
+		buf += part;
+		n -= (size_t)part;
+	}
+}
+
+static bool step_sum_mpi; /* --allreduce mpi */
+
 void __real_w2s_comm_sum_floats(const struct w2s_comm *c, float *buf, size_t n);
 void __wrap_w2s_comm_sum_floats(const struct w2s_comm *c, float *buf, size_t n);
 void __wrap_w2s_comm_sum_floats(const struct w2s_comm *c, float *buf, size_t n)
 {
 	double t0 = now();
-	__real_w2s_comm_sum_floats(c, buf, n);
+	if (step_sum_mpi)
+		mpi_sum_floats(c, buf, n);
+	else
+		__real_w2s_comm_sum_floats(c, buf, n);
+	add_phase(PH_ALLREDUCE, t0);
+}
+
+/* The exact reduction's allreduce (train.reduce exact). */
+void __real_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
+void __wrap_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
+void __wrap_w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n)
+{
+	double t0 = now();
+	__real_w2s_comm_sum_int64(c, buf, n);
 	add_phase(PH_ALLREDUCE, t0);
 }
 
@@ -299,6 +329,8 @@ struct opts {
 	int warmup, steps, reps;
 	int64_t rows; /* infer */
 	int64_t batch; /* infer */
+	enum w2s_reduce reduce; /* train: --reduce default | exact */
+	int64_t micro; /* train, reduce exact: rows per micro-batch */
 };
 
 /* Random inputs and labels: throughput does not depend on what is learnt. */
@@ -335,6 +367,7 @@ static int run_train(const struct w2s_comm *c, const struct opts *o)
 	struct w2s_train_spec spec = {
 		.optimizer = W2S_OPT_ADAM, .lr = 1e-3, .schedule = W2S_SCHED_CONSTANT,
 		.batch = B, .epochs = 1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+		.reduce = o->reduce, .micro_batch = o->micro,
 	};
 	struct w2s_train_data d = {.n = N, .dim = D, .classes = (int)C, .x = x, .y = y};
 	struct w2s_train_log log = {.label = o->model, .every = INT64_MAX};
@@ -402,42 +435,56 @@ static int run_train(const struct w2s_comm *c, const struct opts *o)
 	out("mem_base_bytes", "%.6g", rss0);
 
 	if (c->size > 1) {
-		/* The same allreduce alone (no imbalance between ranks), and the
-		 * exchange a ring makes at each of its 2(p-1) stages: a chunk of
-		 * bytes/p to the next rank while receiving one from the previous. */
+		/* The same allreduce alone (no imbalance between ranks), a plain
+		 * MPI_Allreduce of the same buffer, and the exchange a ring makes
+		 * at each of its 2(p-1) stages: a chunk of bytes/p to the next
+		 * rank while receiving one from the previous.  The three in turns,
+		 * so that others' load on a shared machine hits them alike. */
+		enum { REPS = 11 };
 		size_t ngrad = m.nparams + 2, bytes = ngrad * sizeof(float);
-		int reps = 7;
-		double *t = w2s_xmalloc((size_t)reps * sizeof *t);
-		for (int r = 0; r < reps + 1; r++) {
-			w2s_comm_barrier(c);
-			double t0 = now();
-			__real_w2s_comm_sum_floats(c, m.grads, ngrad);
-			if (r > 0)
-				t[r - 1] = now() - t0;
-		}
-		double ar = median(t, (size_t)reps);
 		size_t chunk = bytes / (size_t)c->size;
 		char *sbuf = w2s_xmalloc(chunk), *rbuf = w2s_xmalloc(chunk);
 		memset(sbuf, 1, chunk);
+		memset(rbuf, 1, chunk);
 		int next = (c->rank + 1) % c->size, prev = (c->rank + c->size - 1) % c->size;
-		for (int r = 0; r < reps + 1; r++) {
-			w2s_comm_barrier(c);
-			double t0 = now();
-			MPI_Sendrecv(sbuf, (int)chunk, MPI_BYTE, next, 0, rbuf, (int)chunk, MPI_BYTE,
-				     prev, 0, c->comm, MPI_STATUS_IGNORE);
-			if (r > 0)
-				t[r - 1] = now() - t0;
+		double t[3][REPS];
+		for (int r = 0; r < REPS + 1; r++) {
+			double dt[3];
+			for (int k = 0; k < 3; k++) {
+				w2s_comm_barrier(c);
+				double t0 = now();
+				if (k == 0)
+					__real_w2s_comm_sum_floats(c, m.grads, ngrad);
+				else if (k == 1)
+					mpi_sum_floats(c, m.grads, ngrad);
+				else
+					MPI_Sendrecv(sbuf, (int)chunk, MPI_BYTE, next, 0, rbuf, (int)chunk,
+						     MPI_BYTE, prev, 0, c->comm, MPI_STATUS_IGNORE);
+				dt[k] = now() - t0;
+			}
+			for (int k = 0; k < 3 && r > 0; k++)
+				t[k][r - 1] = dt[k];
 		}
-		double xchg = median(t, (size_t)reps);
-		double bw = (double)chunk / xchg;
+		double ar = median(t[0], REPS), ar_mpi = median(t[1], REPS);
+
+		/* In the step, on the rank that came to the sum last: the other
+		 * waited for it there, so its time is the sum's own, in the
+		 * cache state the step leaves, without the ranks' imbalance. */
+		for (int64_t i = 0; i < nmeas; i++)
+			v[i] = phase_time[o->warmup + i][PH_ALLREDUCE];
+		W2S_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, (int)nmeas, MPI_DOUBLE, MPI_MIN, c->comm) ==
+			  MPI_SUCCESS);
+		out("phase_allreduce_last_s", "%.6g", median(v, (size_t)nmeas));
+		double bw = (double)chunk / median(t[2], REPS);
 		double p = (double)c->size;
 		out("allreduce_bytes", "%zu", bytes);
 		out("allreduce_alone_s", "%.6g", ar);
+		out("allreduce_mpi_alone_s", "%.6g", ar_mpi);
+		out("allreduce_in_step", "%s", step_sum_mpi ? "mpi" : "w2s");
 		out("link_bytes_per_s", "%.6g", bw);
 		out("ring_bound_s", "%.6g", 2 * (p - 1) / p * (double)bytes / bw);
 		free(sbuf);
 		free(rbuf);
-		free(t);
 	}
 	free(v);
 	free(rate);
@@ -541,8 +588,11 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: w2s-bench train|sgemm|infer MODEL [--warmup S] [--steps K] [--reps R]\n"
-		"                 [--rows N] [--batch B]\n"
-		"MODEL: weak, strong or wide.  Prints key=value lines on rank 0.\n");
+		"                 [--rows N] [--batch B] [--allreduce w2s|mpi]\n"
+		"                 [--reduce default|exact] [--micro M]\n"
+		"MODEL: weak, strong or wide.  Prints key=value lines on rank 0.\n"
+		"--allreduce mpi: the training step sums its gradients with a plain\n"
+		"MPI_Allreduce instead of w2s_comm_sum_floats (for comparing the two).\n");
 }
 
 int main(int argc, char **argv)
@@ -556,6 +606,11 @@ int main(int argc, char **argv)
 
 	int code = 0;
 	struct opts o = {.warmup = 3, .steps = 5, .reps = 5, .rows = 8192, .batch = 1024};
+	/* The micro-batch a run gets by default (train.micro_batch). */
+	struct w2s_config defaults = {0};
+	W2S_CHECK(w2s_config_load(&defaults, NULL, NULL, 0) == W2S_STATUS_OK);
+	o.micro = defaults.train.micro_batch;
+	w2s_config_free(&defaults);
 	if (argc < 3) {
 		usage();
 		code = 2;
@@ -564,7 +619,16 @@ int main(int argc, char **argv)
 	o.model = argv[2];
 	for (int i = 3; i + 1 < argc; i += 2) {
 		long long v = atoll(argv[i + 1]);
-		if (!strcmp(argv[i], "--warmup"))
+		if (!strcmp(argv[i], "--allreduce") &&
+		    (!strcmp(argv[i + 1], "w2s") || !strcmp(argv[i + 1], "mpi")))
+			step_sum_mpi = !strcmp(argv[i + 1], "mpi");
+		else if (!strcmp(argv[i], "--reduce") && !strcmp(argv[i + 1], "exact"))
+			o.reduce = W2S_REDUCE_EXACT;
+		else if (!strcmp(argv[i], "--reduce") && !strcmp(argv[i + 1], "default"))
+			o.reduce = W2S_REDUCE_DEFAULT;
+		else if (!strcmp(argv[i], "--micro"))
+			o.micro = v;
+		else if (!strcmp(argv[i], "--warmup"))
 			o.warmup = (int)v;
 		else if (!strcmp(argv[i], "--steps"))
 			o.steps = (int)v;
@@ -580,7 +644,7 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (o.warmup < 1 || o.steps < 1 || o.reps < 1 || o.rows < 1 || o.batch < 1) {
+	if (o.warmup < 1 || o.steps < 1 || o.reps < 1 || o.rows < 1 || o.batch < 1 || o.micro < 1) {
 		usage();
 		code = 2;
 		goto done;
@@ -591,6 +655,8 @@ int main(int argc, char **argv)
 	    w2s_blas_version(), w2s_blas_arch(), mc, kc, nc,
 	    getenv("BLIS_NUM_THREADS") ? getenv("BLIS_NUM_THREADS") : "1");
 	out("ranks", "%d", c.size);
+	if (o.reduce == W2S_REDUCE_EXACT)
+		out("micro_batch", "%lld", (long long)o.micro);
 	if (!strcmp(argv[1], "train"))
 		code = run_train(&c, &o);
 	else if (!strcmp(argv[1], "sgemm"))

@@ -81,9 +81,8 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 			       const struct w2s_train_state *s, int final, char *written,
 			       size_t size)
 {
-	char path[4096], tmp[4200];
+	char path[4096];
 	ckpt_path(path, sizeof path, meta->dir, meta->name, s->step);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	int bad = 0;
 	if (c->rank == 0 && mkdir_once(meta->dir) != 0) {
 		w2s_log_error_local("cannot create checkpoint folder '%s': %s", meta->dir,
@@ -94,7 +93,7 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 		return W2S_STATUS_IO;
 
 	struct w2s_h5 f = {.file = -1};
-	enum w2s_status st = w2s_h5_create(&f, c, tmp);
+	enum w2s_status st = w2s_h5_create_tmp(&f, c, path);
 	const int64_t n = (int64_t)m->nparams;
 	if (st == W2S_STATUS_OK)
 		st = write_flat(&f, c, "/params", m->params, n);
@@ -116,7 +115,7 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 		{"ntrace", s->ntrace}, {"nparams", n}, {"world_size", c->size},
 		{"rng_seed", (int64_t)meta->seed}, {"rng_stream", meta->stream},
 		{"best_step", s->best_step}, {"bad_evals", s->bad_evals},
-		{"has_best_params", s->best_params != NULL},
+		{"has_best_params", s->best_params != NULL}, {"reduce_exp", s->reduce_exp},
 	};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_int64(&f, "/", ints[i].key, ints[i].value);
@@ -135,23 +134,9 @@ enum w2s_status w2s_ckpt_write(const struct w2s_comm *c, const struct w2s_ckpt_m
 		st = w2s_h5_attr_string(&f, "/", "model", meta->name);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_string(&f, "/", "config", meta->config_json);
-	enum w2s_status closed = (enum w2s_status)w2s_comm_agree(c, (int)w2s_h5_close(&f));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-
 	/* Only a whole file gets the final name; older ones go afterwards. */
-	bad = 0;
-	if (c->rank == 0) {
-		if (st == W2S_STATUS_OK && rename(tmp, path) != 0) {
-			w2s_log_error_local("cannot rename '%s' to '%s': %s", tmp, path,
-					    strerror(errno));
-			bad = 1;
-		}
-		if (st != W2S_STATUS_OK || bad)
-			unlink(tmp);
-	}
-	if (w2s_comm_agree(c, bad))
-		st = W2S_STATUS_IO;
+	if (f.tmp)
+		st = w2s_h5_commit(&f, c, st);
 	if (st != W2S_STATUS_OK)
 		return st;
 	if (written)
@@ -203,7 +188,8 @@ static enum w2s_status read_one(struct w2s_h5 *f, const struct w2s_ckpt_meta *me
 		const char *key;
 		int64_t *value;
 	} ints[] = {{"step", &s->step}, {"epoch", &s->epoch}, {"batch", &s->batch}, {"final", &final},
-		    {"best_step", &s->best_step}, {"bad_evals", &s->bad_evals}, {"has_best_params", &has_best}};
+		    {"best_step", &s->best_step}, {"bad_evals", &s->bad_evals}, {"has_best_params", &has_best},
+		    {"reduce_exp", &s->reduce_exp}};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0] && st == W2S_STATUS_OK; i++)
 		st = w2s_h5_attr_read_int64(f, "/", ints[i].key, ints[i].value);
 	const struct {
@@ -252,17 +238,22 @@ enum w2s_status w2s_ckpt_load(const struct w2s_comm *c, const struct w2s_ckpt_me
 	for (int i = 0; i < k; i++) {
 		ckpt_path(out->path, sizeof out->path, meta->dir, meta->name, steps[i]);
 		struct w2s_h5 f = {.file = -1};
+		/* A damaged checkpoint is skipped: its message, a warning, says
+		 * what comes instead. */
+		w2s_log_local_as_warning(i + 1 < k ? "; skipping it for the one before it"
+						   : "; skipping it: no older checkpoint, so the "
+						     "model trains from the start");
 		enum w2s_status st = w2s_h5_open(&f, c, out->path);
 		if (st == W2S_STATUS_OK)
 			st = read_one(&f, meta, m, out);
 		w2s_h5_close(&f);
-		if (w2s_comm_agree(c, (int)st) == 0) {
+		int bad = w2s_comm_agree(c, (int)st);
+		w2s_log_local_as_warning(NULL);
+		if (!bad) {
 			*found = 1;
 			return W2S_STATUS_OK;
 		}
 		w2s_ckpt_loaded_free(out);
-		w2s_log_warn("skipping checkpoint '%s' (above); trying the one before it",
-			     out->path);
 	}
 	return W2S_STATUS_OK;
 }

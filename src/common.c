@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "w2s/log.h"
@@ -47,6 +48,26 @@ char *w2s_xstrdup(const char *s)
 	char *p = w2s_xmalloc(n);
 	memcpy(p, s, n);
 	return p;
+}
+
+const char *w2s_bytes_words(double bytes, char *buf, size_t size)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	int u = 0;
+	while (bytes >= 1024.0 && u < 5) {
+		bytes /= 1024.0;
+		u++;
+	}
+	snprintf(buf, size, u == 0 || bytes >= 100.0 ? "%.0f %s" : "%.3g %s", bytes, unit[u]);
+	return buf;
+}
+
+double w2s_free_bytes(const char *path)
+{
+	struct statvfs fs;
+	if (statvfs(path, &fs) != 0)
+		return -1;
+	return (double)fs.f_bavail * (double)(fs.f_frsize ? fs.f_frsize : fs.f_bsize);
 }
 
 int w2s_mul_size(size_t a, size_t b, size_t *out)

@@ -15,6 +15,7 @@ _Static_assert(sizeof(enum w2s_act) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum w2s_optimizer) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum w2s_schedule) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum w2s_loss_kind) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum w2s_reduce) == sizeof(int), "enums are stored as int");
 
 /* Indexed by the enum values. */
 static const char *const task_names[] = {"latent", "teacher", "import", NULL};
@@ -23,6 +24,7 @@ static const char *const optimizer_names[] = {"adam", "sgd", NULL};
 static const char *const schedule_names[] = {"constant", "cosine", NULL};
 static const char *const loss_names[] = {"xent", "xent_hard", "kl", "confidence", "product", NULL};
 static const char *const stop_on_names[] = {"truth", "teacher", NULL};
+static const char *const reduce_names[] = {"default", "exact", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const target_names[] = {"class", "regression", NULL};
 static const char *const filter_names[] = {"none", "confidence", "knn", NULL};
@@ -93,6 +95,10 @@ static const struct cfg_key train_keys[] = {
 	 .meaning = "stop after this many evaluations without improvement, keeping the best; 0 = never"},
 	{"stop_on", CFG_T_ENUM, TRAIN(stop_on), .names = stop_on_names, .def = "truth",
 	 .meaning = "early stopping judges val accuracy against ground truth, or against the teacher"},
+	{"reduce", CFG_T_ENUM, TRAIN(reduce), .names = reduce_names, .def = "default",
+	 .meaning = "default: float sum of the ranks' gradients; exact: the same bits on any number of ranks"},
+	{"micro_batch", CFG_T_INT64, TRAIN(micro_batch), INT_GE(1), .def = "128",
+	 .meaning = "reduce exact: rows of a micro-batch, the unit of work a rank takes"},
 };
 const struct cfg_section cfg_train_section = {train_keys, sizeof train_keys / sizeof *train_keys};
 

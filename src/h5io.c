@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hdf5_hl.h>
 
@@ -34,17 +35,37 @@ static herr_t last_error(unsigned n, const H5E_error2_t *e, void *data)
 {
 	char *out = data;
 	if (e->desc && e->desc[0])
-		snprintf(out, 256, "%s", e->desc);
+		snprintf(out, 256, "%s", e->desc); /* of the 512 in report() */
 	return 0;
+}
+
+/* Errors of the file system that HDF5's own words ("file write failed")
+ * hide: the reason a user can act on. */
+static bool file_system_error(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EIO || err == EROFS || err == EFBIG;
+}
+
+/* Whether the file system of path is (all but) full: MPI-IO does not
+ * always leave ENOSPC in errno when a write fails for want of space. */
+static bool disk_full(const char *path)
+{
+	double left = w2s_free_bytes(path);
+	return left >= 0 && left < 65536.0;
 }
 
 static void report(const char *file, const char *what, const char *obj)
 {
-	char why[256] = "";
+	int err = errno;
+	if (!file_system_error(err) && strncmp(what, "cannot open", 11) != 0 && disk_full(file))
+		err = ENOSPC;
+	char why[512] = "";
 	H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, last_error, why);
 	H5Eclear2(H5E_DEFAULT);
-	if (why[0] == '\0' && errno != 0)
-		snprintf(why, sizeof why, "%s", strerror(errno));
+	if (why[0] == '\0' && err != 0)
+		snprintf(why, sizeof why, "%s", strerror(err));
+	else if (file_system_error(err) && !strstr(why, strerror(err)))
+		snprintf(why + strlen(why), sizeof why - strlen(why), " (%s)", strerror(err));
 	w2s_log_error_local("%s '%s'%s%s%s%s", what, file, obj ? ", " : "", obj ? obj : "",
 			    why[0] ? ": " : "", why);
 }
@@ -73,12 +94,18 @@ static hid_t mpio_fapl(const struct w2s_comm *c)
 	 * same file do not storm the file system. */
 	W2S_CHECK(H5Pset_all_coll_metadata_ops(fapl, 1) >= 0);
 	W2S_CHECK(H5Pset_coll_metadata_write(fapl, 1) >= 0);
+	/* Datasets of 1 MiB or more start on a 64 KiB boundary, so that
+	 * writes of whole aligned blocks fill whole (large) page-cache folios
+	 * and file-system blocks; it costs at most 64 KiB of unwritten gap
+	 * per such dataset. */
+	W2S_CHECK(H5Pset_alignment(fapl, (hsize_t)1 << 20, (hsize_t)64 << 10) >= 0);
 	return fapl;
 }
 
 enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path)
 {
 	snprintf(f->path, sizeof f->path, "%s", path);
+	f->broken = f->tmp = false;
 	hid_t fapl = mpio_fapl(c);
 	errno = 0;
 	f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -97,6 +124,7 @@ enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const ch
 {
 	snprintf(f->path, sizeof f->path, "%s", path);
 	f->file = H5I_INVALID_HID;
+	f->broken = f->tmp = false;
 	/* Ask the file system first: HDF5's own message for a missing file is
 	 * "unable to open file", which hides the reason. */
 	FILE *probe = fopen(path, "rb");
@@ -127,19 +155,121 @@ enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const ch
 	return W2S_STATUS_OK;
 }
 
+static int nabandoned;
+
+int w2s_h5_abandoned(void)
+{
+	return nabandoned;
+}
+
+/* Lets go of a file without a call into HDF5 (see w2s_h5_commit). */
+static void abandon(struct w2s_h5 *f)
+{
+	if (f->file > 0)
+		nabandoned++;
+	f->file = H5I_INVALID_HID;
+}
+
 enum w2s_status w2s_h5_close(struct w2s_h5 *f)
 {
 	/* Closing flushes what HDF5 still holds: on a full disk this is where
 	 * a write fails, so it is checked like one. */
 	int bad = 0;
+	if (f->broken) {
+		abandon(f);
+		return W2S_STATUS_IO;
+	}
 	if (f->file > 0) {
 		errno = 0;
 		bad = H5Fclose(f->file) < 0;
-		if (bad)
+		if (bad) {
 			report(f->path, "cannot finish writing", NULL);
+			/* HDF5 keeps the file and tries again at exit. */
+			nabandoned++;
+		}
 	}
 	f->file = H5I_INVALID_HID;
 	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_create_tmp(struct w2s_h5 *f, const struct w2s_comm *c, const char *path)
+{
+	char tmp[sizeof f->path];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+		w2s_log_error("the path '%s' is too long", path);
+		return W2S_STATUS_IO;
+	}
+	enum w2s_status st = w2s_h5_create(f, c, tmp);
+	f->tmp = true;
+	return st;
+}
+
+/* Rank 0: whether the file system of f has room for what a close still
+ * writes: the metadata HDF5 holds in its cache and 128 KiB (block
+ * rounding, the superblock).  A close that fails on one rank only leaves the others
+ * waiting in it for ever, so a disk about to be full is caught here,
+ * before the close.  quiet: the file is being discarded anyway. */
+static int room_to_close(const struct w2s_h5 *f, bool quiet)
+{
+	size_t cached = 0;
+	double left = w2s_free_bytes(f->path);
+	if (left < 0 || H5Fget_mdc_size(f->file, NULL, NULL, &cached, NULL) < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return 1; /* nothing known: try */
+	}
+	double need = (double)cached + 128.0 * 1024.0;
+	if (left >= need)
+		return 1;
+	if (!quiet) {
+		char a[32], b[32];
+		w2s_log_error_local("cannot finish writing '%s': %s (%s left, %s needed)", f->path,
+				    strerror(ENOSPC), w2s_bytes_words(left, a, sizeof a),
+				    w2s_bytes_words(need, b, sizeof b));
+	}
+	return 0;
+}
+
+enum w2s_status w2s_h5_commit(struct w2s_h5 *f, const struct w2s_comm *c, enum w2s_status st)
+{
+	W2S_CHECK(f->tmp);
+	int bad = f->broken || (c->rank == 0 && f->file > 0 && !room_to_close(f, st != W2S_STATUS_OK));
+	if (w2s_comm_agree(c, bad)) {
+		abandon(f);
+		if (st == W2S_STATUS_OK)
+			st = W2S_STATUS_IO;
+	} else {
+		enum w2s_status closed = (enum w2s_status)w2s_comm_agree(c, (int)w2s_h5_close(f));
+		if (st == W2S_STATUS_OK)
+			st = closed;
+	}
+	/* Only a whole file gets the final name. */
+	char name[sizeof f->path];
+	size_t n = strlen(f->path) - 4;
+	memcpy(name, f->path, n);
+	name[n] = '\0';
+	bad = 0;
+	if (c->rank == 0) {
+		if (st == W2S_STATUS_OK && rename(f->path, name) != 0) {
+			w2s_log_error_local("cannot rename '%s' to '%s': %s", f->path, name,
+					    strerror(errno));
+			bad = 1;
+		}
+		if (st != W2S_STATUS_OK || bad)
+			unlink(f->path);
+	}
+	if (w2s_comm_agree(c, bad))
+		st = W2S_STATUS_IO;
+	return st;
+}
+
+/* After a collective write: a write that failed on any rank leaves the file
+ * broken on all, so that none of them closes it (w2s_h5_commit). */
+static enum w2s_status agreed_write(struct w2s_h5 *f, const struct w2s_comm *c, int bad)
+{
+	if (!w2s_comm_agree(c, bad))
+		return W2S_STATUS_OK;
+	f->broken = true;
+	return W2S_STATUS_IO;
 }
 
 /* Creates the groups above `path` that do not exist yet, without times. */
@@ -224,7 +354,83 @@ enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, co
 		H5Sclose(mspace);
 	if (fspace >= 0)
 		H5Sclose(fspace);
-	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
+	return agreed_write(f, c, bad);
+}
+
+enum w2s_status w2s_h5_rows_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   enum w2s_h5_type t, int64_t rows, int64_t cols,
+				   struct w2s_h5_rows *d)
+{
+	memset(d, 0, sizeof *d);
+	d->dset = H5I_INVALID_HID;
+	d->type = t;
+	d->rows = rows;
+	d->cols = cols;
+	snprintf(d->path, sizeof d->path, "%s", path);
+	hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+	hid_t space = -1, dcpl = -1;
+	errno = 0;
+	int bad = make_parents(f->file, path) < 0;
+	if (!bad) {
+		space = H5Screate_simple(cols > 0 ? 2 : 1, dims, NULL);
+		dcpl = H5Pcreate(H5P_DATASET_CREATE);
+		H5Pset_obj_track_times(dcpl, 0);
+		/* Contiguous, allocated at creation (what independent writes
+		 * need) and never filled: the writers cover every row, so a
+		 * fill would only write the file twice. */
+		H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+		H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+		d->dset = H5Dcreate2(f->file, path, h5type(t), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+		bad = d->dset < 0;
+	}
+	if (bad)
+		report(f->path, "cannot write", path);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (space >= 0)
+		H5Sclose(space);
+	if (agreed_write(f, c, bad) != W2S_STATUS_OK) {
+		w2s_h5_rows_close(d);
+		return W2S_STATUS_IO;
+	}
+	return W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_h5_rows_write(struct w2s_h5 *f, struct w2s_h5_rows *d, int64_t begin,
+				  int64_t count, const void *data)
+{
+	W2S_CHECK(begin >= 0 && count >= 0 && begin + count <= d->rows);
+	if (count == 0)
+		return W2S_STATUS_OK;
+	int rank = d->cols > 0 ? 2 : 1;
+	hsize_t cols = (hsize_t)(d->cols > 0 ? d->cols : 1);
+	hsize_t mdims[2] = {(hsize_t)count, cols};
+	hid_t fspace = H5Dget_space(d->dset);
+	hid_t mspace = H5Screate_simple(rank, mdims, NULL);
+	select_rows(fspace, rank, begin, count, (int64_t)cols);
+	/* Independent: each rank's rows are one contiguous range of the file,
+	 * which is what collective buffering would hand each aggregator
+	 * anyway; the collective form would only add a lockstep between the
+	 * ranks at every block. */
+	hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+	H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT);
+	errno = 0;
+	int bad = H5Dwrite(d->dset, h5type(d->type), mspace, fspace, dxpl, data) < 0;
+	if (bad) {
+		report(f->path, "cannot write", d->path);
+		f->broken = true; /* the others learn it in w2s_h5_commit */
+	}
+	H5Pclose(dxpl);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	return bad ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+void w2s_h5_rows_close(struct w2s_h5_rows *d)
+{
+	if (d->dset >= 0)
+		H5Dclose(d->dset);
+	d->dset = H5I_INVALID_HID;
 }
 
 enum w2s_status w2s_h5_shape(struct w2s_h5 *f, const char *path, int64_t *rows, int64_t *cols)
@@ -296,6 +502,7 @@ static enum w2s_status write_attr(struct w2s_h5 *f, hid_t file, const char *obj,
 				  const char *name, hid_t type, const void *value)
 {
 	hid_t space = H5Screate(H5S_SCALAR);
+	errno = 0;
 	hid_t o = H5Oopen(file, obj, H5P_DEFAULT);
 	int bad = o < 0;
 	if (!bad) {
@@ -312,6 +519,7 @@ static enum w2s_status write_attr(struct w2s_h5 *f, hid_t file, const char *obj,
 		char what[512];
 		snprintf(what, sizeof what, "attribute '%s' of '%s'", name, obj);
 		report(f->path, "cannot write", what);
+		f->broken = true;
 		return W2S_STATUS_IO;
 	}
 	return W2S_STATUS_OK;
@@ -498,6 +706,7 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 	hid_t mspace = H5Screate_simple(1, dims, NULL);
 	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
 	H5Pset_obj_track_times(dcpl, 0);
+	errno = 0;
 	int bad = make_parents(f->file, path) < 0;
 	hid_t dset = -1;
 	if (!bad) {
@@ -527,7 +736,7 @@ enum w2s_status w2s_h5_write_table(struct w2s_h5 *f, const struct w2s_comm *c, c
 	H5Sclose(fspace);
 	H5Tclose(ftype);
 	H5Tclose(mtype);
-	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
+	return agreed_write(f, c, bad);
 }
 
 /* ---- traces ---- */
@@ -669,7 +878,8 @@ void w2s_trace_close(struct w2s_trace *t)
 		for (int k = 0; k < W2S_TRACE_FIELDS; k++)
 			if (t->dset[i][k] > 0)
 				H5Dclose(t->dset[i][k]);
-	if (t->file > 0)
-		H5Fclose(t->file);
+	/* On a full disk the close fails, and HDF5 would try again at exit. */
+	if (t->file > 0 && H5Fclose(t->file) < 0)
+		nabandoned++;
 	memset(t, 0, sizeof *t);
 }

@@ -12,6 +12,7 @@ enum w2s_status w2s_h5_open_local(struct w2s_h5 *f, const char *path)
 {
 	snprintf(f->path, sizeof f->path, "%s", path);
 	f->file = H5I_INVALID_HID;
+	f->broken = f->tmp = false;
 	if (H5Fis_hdf5(path) <= 0) {
 		H5Eclear2(H5E_DEFAULT);
 		return W2S_STATUS_IO;

@@ -282,9 +282,7 @@ enum w2s_status w2s_import_write(const struct w2s_comm *c, const struct w2s_impo
 	const int64_t m = shape.m, mine = root ? m : 0;
 
 	struct w2s_h5 f = {.file = -1};
-	char tmp[W2S_PATH_MAX + 8];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	st = w2s_h5_create(&f, c, tmp);
+	st = w2s_h5_create_tmp(&f, c, path);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "data";
@@ -352,16 +350,8 @@ enum w2s_status w2s_import_write(const struct w2s_comm *c, const struct w2s_impo
 		st = w2s_h5_attr_int64(&f, "/", "classes", shape.classes);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_int64(&f, "/", "source_rows", shape.n);
-	enum w2s_status closed = agree(c, w2s_h5_close(&f));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	if (st == W2S_STATUS_OK && root && rename(tmp, path) != 0) {
-		w2s_log_error_local("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		st = W2S_STATUS_IO;
-	}
-	st = agree(c, st);
-	if (st != W2S_STATUS_OK && root)
-		remove(tmp);
+	if (f.tmp)
+		st = w2s_h5_commit(&f, c, st);
 	if (st == W2S_STATUS_OK) {
 		w2s_log_info("target: %s; rows: weak_train %lld, transfer %lld, val %lld, test %lld, "
 			     "pool %lld (%lld of %lld source rows)",

@@ -174,15 +174,57 @@ static void print_view_recipe(FILE *out, const json_t *v)
 		fprintf(out, "z[:%lld]", z);
 }
 
-static void print_config(FILE *out, const json_t *cfg)
+/* NAME = SOURCE; ... of an import spec's views or splits. */
+static void print_sources(FILE *out, const char *what, const json_t *o)
+{
+	const char *key, *sep = "";
+	const json_t *v;
+	fprintf(out, "  %s: ", what);
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if (json_is_string(v))
+			fprintf(out, "%s%s = %s", sep, key, json_string_value(v));
+		else if (json_is_real(v))
+			fprintf(out, "%s%s = %g of the rows", sep, key, json_real_value(v));
+		else if (json_is_integer(v))
+			fprintf(out, "%s%s %lld", sep, key, (long long)json_integer_value(v));
+		else
+			continue;
+		sep = "; ";
+	}
+	fputc('\n', out);
+}
+
+/* The data file of `w2s import` holds its import spec where a generated
+ * one holds the run config. */
+static void print_import_spec(FILE *out, const json_t *spec, const json_t *attrs)
+{
+	fprintf(out, "\nimported by `w2s import` from %lld source rows\n",
+		integer(attrs, "source_rows"));
+	fprintf(out, "  %s: %s\n",
+		    strcmp(str(spec, "target"), "class") ? "real-valued target" : "class labels",
+		    str(spec, "labels"));
+	print_sources(out, "views", json_object_get(spec, "views"));
+	print_sources(out, "splits", json_object_get(spec, "splits"));
+}
+
+static void print_config(FILE *out, const json_t *cfg, const json_t *attrs)
 {
 	if (!json_is_object(cfg))
 		return;
+	if (!strcmp(str(attrs, "task"), "import") && json_object_get(cfg, "views")) {
+		print_import_spec(out, cfg, attrs);
+		return;
+	}
 	const json_t *data = json_object_get(cfg, "data");
 	const char *task = str(data, "task");
 	const json_t *tspec = json_object_get(data, task);
-	fprintf(out, "\nconfig: %s task, seed %lld, %lld classes\n", task, integer(cfg, "seed"),
-		integer(tspec, "classes"));
+	if (!strcmp(task, "import"))
+		fprintf(out, "\nconfig: import task, data from %s, seed %lld\n", str(tspec, "path"),
+			integer(cfg, "seed"));
+	else
+		fprintf(out, "\nconfig: %s task, seed %lld, %lld classes\n", task,
+			integer(cfg, "seed"), integer(tspec, "classes"));
 	fprintf(out, "  rows: ");
 	print_rows(out, json_object_get(data, "rows"));
 	fputc('\n', out);
@@ -605,7 +647,7 @@ void w2s_inspect_print_words(FILE *out, const json_t *doc)
 	print_header(out, doc);
 	if (!known)
 		print_attributes(out, json_object_get(doc, "attributes"));
-	print_config(out, json_object_get(doc, "config"));
+	print_config(out, json_object_get(doc, "config"), json_object_get(doc, "attributes"));
 	if (kind && !strcmp(kind, "data"))
 		print_data(out, doc);
 	else if (kind && !strcmp(kind, "run"))

@@ -215,6 +215,7 @@ struct val_ctx {
 	int32_t *y;      /* (n) */
 	float *v;        /* (n) true values (regression), or NULL */
 	float *logits;   /* (n, C) */
+	int exact;       /* train.reduce exact: a sum that does not depend on the ranks */
 };
 
 static double val_score(void *ctx, const struct w2s_mlp *m)
@@ -223,6 +224,9 @@ static double val_score(void *ctx, const struct w2s_mlp *m)
 	const size_t C = m->shape.width[m->shape.nlayers];
 	w2s_train_predict(m, v->x, v->n, 1024, v->logits, NULL, NULL);
 	if (v->v) { /* regression: the score is minus the squared error */
+		if (v->exact)
+			return -w2s_train_loss_sum_exact(v->c, v->logits, NULL, v->v, v->n, 1, v->N) /
+			       (double)v->N;
 		double se = w2s_sum_squared_diff(v->logits, v->v, (size_t)v->n);
 		w2s_comm_sum_doubles(v->c, &se, 1);
 		return -se / (double)v->N;
@@ -241,6 +245,7 @@ static enum w2s_status val_load(struct experiment *x, const struct w2s_model_spe
 	w2s_task_split_range(x->cfg, W2S_SPLIT_VAL, &sb, &se);
 	w2s_shard(se - sb, x->c->rank, x->c->size, &lb, &le);
 	v->c = x->c;
+	v->exact = ms->train.reduce == W2S_REDUCE_EXACT;
 	v->n = le - lb;
 	v->N = se - sb;
 	enum w2s_status st = stg_agree(x->c, stg_load_rows(x, ms->view, sb + lb, sb + le, &v->x, &v->y));
@@ -475,8 +480,15 @@ enum w2s_status stg_label_split(struct experiment *x, int i, const struct w2s_ml
 				   : w2s_loss_xent_hard(logit, ys, (size_t)n, (size_t)C, 0.0f, NULL),
 			w2s_comm_time() - t0,
 		};
+		/* An exact model's loss does not depend on the number of ranks. */
+		const int exact = ms->train.reduce == W2S_REDUCE_EXACT;
+		double exact_loss = exact && st == W2S_STATUS_OK
+					    ? w2s_train_loss_sum_exact(x->c, logit, ys, values, n, C, N)
+					    : 0;
 		free(values);
 		w2s_comm_sum_doubles(x->c, sums, 3);
+		if (exact)
+			sums[1] = exact_loss;
 		if (per_row) /* rank-seconds per row: what one query costs one core */
 			*per_row = sums[2] / (double)(N > 0 ? N : 1);
 		struct result_row *r = &x->results[x->nresults++];

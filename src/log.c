@@ -14,6 +14,8 @@ static int log_world = 1;
 static enum w2s_log_level log_threshold = W2S_LOG_INFO;
 static int log_json;
 static struct timespec log_start;
+/* Set by w2s_log_context: put before every error message. */
+static const char *context;
 
 static double seconds_since_start(void)
 {
@@ -113,12 +115,22 @@ static void vlog(enum w2s_log_level level, FILE *f, const char *prefix, const ch
 		emit(f, prefix, fmt, ap);
 }
 
-void w2s_log_error(const char *fmt, ...)
+static void log_line(enum w2s_log_level level, const char *prefix, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(W2S_LOG_ERROR, stderr, "w2s: error: ", fmt, ap);
+	vlog(level, stderr, prefix, fmt, ap);
 	va_end(ap);
+}
+
+void w2s_log_error(const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_line(W2S_LOG_ERROR, "w2s: error: ", "%s%s", context ? context : "", msg);
 }
 
 void w2s_log_warn(const char *fmt, ...)
@@ -145,32 +157,58 @@ void w2s_log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The message kept by w2s_log_error_local, without its prefix. */
 static char pending[4096];
+/* Set by w2s_log_local_as_warning: kept messages print as warnings, with
+ * this appended. */
+static const char *recovering;
+
+/* Prints one error or warning line through emit(). */
+static void emit_text(const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	emit(stderr, prefix, fmt, ap);
+	va_end(ap);
+}
 
 void w2s_log_error_local(const char *fmt, ...)
 {
 	if (pending[0] != '\0')
 		return;
-	char prefix[64];
-	if (log_world > 1)
-		snprintf(prefix, sizeof prefix, "w2s: error (rank %d): ", log_rank);
-	else
-		snprintf(prefix, sizeof prefix, "w2s: error: ");
-	size_t n = strlen(prefix);
-	memcpy(pending, prefix, n + 1);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(pending + n, sizeof pending - n, fmt, ap);
+	vsnprintf(pending, sizeof pending, fmt, ap);
 	va_end(ap);
+	if (pending[0] == '\0')
+		snprintf(pending, sizeof pending, "(no message)");
 }
 
 void w2s_log_flush_local(int print)
 {
 	if (print && pending[0] != '\0') {
-		fprintf(stderr, "%s\n", pending);
-		fflush(stderr);
+		const char *level = recovering ? "warning" : "error";
+		char prefix[64];
+		if (log_world > 1)
+			snprintf(prefix, sizeof prefix, "w2s: %s (rank %d): ", level, log_rank);
+		else
+			snprintf(prefix, sizeof prefix, "w2s: %s: ", level);
+		if (recovering)
+			emit_text(prefix, "%s%s", pending, recovering);
+		else
+			emit_text(prefix, "%s%s", context ? context : "", pending);
 	}
 	pending[0] = '\0';
+}
+
+void w2s_log_local_as_warning(const char *then)
+{
+	recovering = then;
+}
+
+void w2s_log_context(const char *prefix)
+{
+	context = prefix;
 }
 
 void w2s_log_progress(const struct w2s_log_progress *p)

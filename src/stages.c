@@ -49,27 +49,16 @@ void stg_set_field(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* Rank 0 only: renames a file written under path.tmp to path. */
-int stg_rename_tmp(const char *path)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if (rename(tmp, path) != 0) {
-		w2s_log_error_local("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Collective: 0 when OUT/config.yaml holds cfg's config, else a message. */
 static enum w2s_status same_config(const struct w2s_config *cfg, const char *path)
 {
 	struct w2s_config old = {0};
+	/* The loader's own message, which names the file and line, says why. */
+	w2s_log_context("cannot resume the run, its config is damaged: ");
 	enum w2s_status st = w2s_config_load(&old, path, NULL, 0);
-	if (st != W2S_STATUS_OK) {
-		w2s_log_error("cannot resume: '%s' (above) is not a config w2s can read", path);
-		return W2S_STATUS_CONFIG;
-	}
+	w2s_log_context(NULL);
+	if (st != W2S_STATUS_OK)
+		return st;
 	char diff[2048];
 	int n = w2s_config_diff(old.json, cfg->json, diff, sizeof diff);
 	w2s_config_free(&old);
@@ -133,60 +122,199 @@ enum w2s_status stg_agree(const struct w2s_comm *c, enum w2s_status st)
 	return (enum w2s_status)w2s_comm_agree(c, (int)st);
 }
 
+/* Rows per block of w2s_stage_gen: a few MB of views, small enough to stay
+ * in the cache between being made and being copied into the file. */
+#define GEN_BLOCK_BYTES ((int64_t)1 << 20)
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	while (b) {
+		int64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Rows per block: about GEN_BLOCK_BYTES of views, and a multiple of the
+ * rows that make every view's block whole 64 KiB, so that blocks written
+ * into datasets that start 64 KiB-aligned (h5io) are aligned too; the page
+ * cache copies aligned writes into large folios, measurably cheaper.
+ * Where that multiple would make blocks too large (odd widths of wide
+ * rows), blocks are left unaligned. */
+static int64_t gen_block_rows(const struct w2s_config *cfg, int64_t row_bytes)
+{
+	const int64_t align = (int64_t)64 << 10;
+	int64_t m = 1; /* powers of two all: the largest is a multiple of the rest */
+	for (int v = 0; v < w2s_task_nviews(cfg); v++) {
+		int64_t w = 4 * w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
+		int64_t mv = align / gcd64(align, w); /* rows of whole 64 KiB */
+		if (mv > m)
+			m = mv;
+	}
+	if (m * row_bytes > 4 * GEN_BLOCK_BYTES)
+		m = 1;
+	int64_t block = GEN_BLOCK_BYTES / row_bytes / m * m;
+	return block > m ? block : m;
+}
+
+/* Collective: makes this rank's rows block by block and writes each block
+ * into the views and the target as soon as it is made. */
+static enum w2s_status gen_rows(const struct w2s_comm *c, const struct w2s_config *cfg,
+				struct w2s_h5 *f, int64_t N, int64_t b, int64_t e)
+{
+	struct w2s_task_shard shard;
+	int64_t row_bytes = (int64_t)sizeof(int32_t);
+	for (int v = 0; v < w2s_task_nviews(cfg); v++)
+		row_bytes += 4 * w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
+	int64_t block = gen_block_rows(cfg, row_bytes);
+	enum w2s_status st = w2s_task_shard_init(cfg, block < e - b ? block : e - b, &shard);
+	if (st != W2S_STATUS_OK)
+		w2s_log_error_local("not enough memory to generate %lld rows at a time",
+				    (long long)block);
+	if (w2s_comm_agree(c, (int)st)) {
+		w2s_task_shard_free(&shard);
+		return W2S_STATUS_NOMEM;
+	}
+
+	struct w2s_h5_rows d[W2S_MAX_VIEWS + 1]; /* the views, then the target */
+	int nd = 0;
+	for (int v = 0; v < shard.nviews && st == W2S_STATUS_OK; v++, nd++) {
+		char name[128];
+		snprintf(name, sizeof name, "/views/%s", shard.name[v]);
+		st = w2s_h5_rows_create(f, c, name, W2S_H5_F32, N, shard.width[v], &d[nd]);
+	}
+	if (st == W2S_STATUS_OK)
+		st = w2s_h5_rows_create(f, c, "/target", shard.value ? W2S_H5_F32 : W2S_H5_I32, N,
+					0, &d[nd++]);
+	/* Ranks write on their own here; a failure is agreed on after the
+	 * loop, so no rank waits in a collective that another left. */
+	enum w2s_status wrote = st;
+	/* Blocks are cut at multiples of `block` rows of the whole data, so
+	 * all but a rank's first and last start on an aligned boundary. */
+	for (int64_t r0 = b; r0 < e && wrote == W2S_STATUS_OK; r0 = (r0 / block + 1) * block) {
+		int64_t r1 = (r0 / block + 1) * block;
+		int64_t n = (r1 < e ? r1 : e) - r0;
+		w2s_task_fill(cfg, r0, r0 + n, &shard);
+		for (int v = 0; v < shard.nviews && wrote == W2S_STATUS_OK; v++)
+			wrote = w2s_h5_rows_write(f, &d[v], r0, n, shard.x[v]);
+		if (wrote == W2S_STATUS_OK)
+			wrote = w2s_h5_rows_write(f, &d[shard.nviews], r0, n,
+						  shard.value ? (const void *)shard.value
+							      : (const void *)shard.target);
+	}
+	if (st == W2S_STATUS_OK)
+		st = stg_agree(c, wrote);
+	for (int k = 0; k < nd; k++)
+		w2s_h5_rows_close(&d[k]);
+	for (int v = 0; v < shard.nviews && st == W2S_STATUS_OK; v++) {
+		if (cfg->data.task != W2S_TASK_LATENT)
+			break;
+		char name[128];
+		snprintf(name, sizeof name, "/views/%s", shard.name[v]);
+		const struct w2s_view_spec *vs = &cfg->data.latent.views[v];
+		st = w2s_h5_attr_int64(f, name, "z", vs->z);
+		if (st == W2S_STATUS_OK)
+			st = w2s_h5_attr_int64(f, name, "u", vs->u);
+		if (st == W2S_STATUS_OK)
+			st = w2s_h5_attr_double(f, name, "noise", vs->noise);
+	}
+	w2s_task_shard_free(&shard);
+	return st;
+}
+
+/* Collective: writes /splits/<split>, the row indices of each split (they
+ * are stored split after split, so each is a range), every rank its share
+ * a block at a time, as gen_rows writes the rows. */
+static enum w2s_status gen_splits(const struct w2s_comm *c, const struct w2s_config *cfg,
+				  struct w2s_h5 *f)
+{
+	struct w2s_h5_rows d[W2S_NSPLITS];
+	int nd = 0;
+	enum w2s_status st = W2S_STATUS_OK;
+	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++, nd++) {
+		int64_t sb, se;
+		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
+		char name[64];
+		snprintf(name, sizeof name, "/splits/%s", w2s_split_name((enum w2s_split)s));
+		st = w2s_h5_rows_create(f, c, name, W2S_H5_I64, se - sb, 0, &d[nd]);
+	}
+	int64_t block = GEN_BLOCK_BYTES / (int64_t)sizeof(int64_t);
+	int64_t *idx = w2s_xmalloc((size_t)block * sizeof *idx);
+	enum w2s_status wrote = st;
+	for (int s = 0; s < nd && wrote == W2S_STATUS_OK; s++) {
+		int64_t sb, se, lb, le;
+		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
+		w2s_shard(se - sb, c->rank, c->size, &lb, &le);
+		for (int64_t i0 = lb; i0 < le && wrote == W2S_STATUS_OK; i0 += block) {
+			int64_t n = le - i0 < block ? le - i0 : block;
+			for (int64_t i = 0; i < n; i++)
+				idx[i] = sb + i0 + i;
+			wrote = w2s_h5_rows_write(f, &d[s], i0, n, idx);
+		}
+	}
+	free(idx);
+	if (st == W2S_STATUS_OK)
+		st = stg_agree(c, wrote);
+	for (int k = 0; k < nd; k++)
+		w2s_h5_rows_close(&d[k]);
+	return st;
+}
+
+/* Collective: refuses, with one line, data that the file system of `path`
+ * has no room for.  The rows are made a block at a time, so memory no
+ * longer bounds a data set; without this, a config far too large would
+ * fill the disk before failing. */
+static enum w2s_status gen_fits_on_disk(const struct w2s_comm *c, const struct w2s_config *cfg,
+					const char *path)
+{
+	int bad = 0;
+	if (c->rank == 0) {
+		/* float32 views, a 4-byte target and the 8-byte split indices */
+		double cols = 1 + 2;
+		for (int v = 0; v < w2s_task_nviews(cfg); v++)
+			cols += (double)w2s_config_view_width(cfg, w2s_task_view_name(cfg, v));
+		double need = 4.0 * cols * (double)w2s_task_rows(cfg);
+		char dir[4200];
+		snprintf(dir, sizeof dir, "%s", path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			slash[slash == dir ? 1 : 0] = '\0';
+		else
+			snprintf(dir, sizeof dir, ".");
+		double avail = w2s_free_bytes(dir);
+		bad = avail >= 0 && need > avail;
+		if (bad) {
+			char a[32], b[32];
+			w2s_log_error_local("cannot write '%s': %s: the data take %s and its file "
+					    "system has %s free",
+					    path, strerror(ENOSPC), w2s_bytes_words(need, a, sizeof a),
+					    w2s_bytes_words(avail, b, sizeof b));
+		}
+	}
+	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
 enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config *cfg,
 			      const char *path, const struct w2s_provenance *prov)
 {
 	int64_t N = w2s_task_rows(cfg), b, e;
 	w2s_shard(N, c->rank, c->size, &b, &e);
-	struct w2s_task_shard shard;
-	enum w2s_status st = w2s_task_generate(cfg, b, e, &shard);
-	if (st != W2S_STATUS_OK)
-		w2s_log_error_local("not enough memory to generate rows %lld..%lld",
-				    (long long)b, (long long)e);
-	if (w2s_comm_agree(c, (int)st))
-		return W2S_STATUS_NOMEM;
+	if (gen_fits_on_disk(c, cfg, path) != W2S_STATUS_OK)
+		return W2S_STATUS_IO;
 
 	struct w2s_h5 f = {.file = -1};
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	st = w2s_h5_create(&f, c, tmp);
+	enum w2s_status st = w2s_h5_create_tmp(&f, c, path);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "data";
 		p.world_size = -1; /* the data do not depend on it */
 		st = w2s_h5_write_provenance(&f, &p);
 	}
-	for (int v = 0; v < shard.nviews && st == W2S_STATUS_OK; v++) {
-		char name[128];
-		snprintf(name, sizeof name, "/views/%s", shard.name[v]);
-		st = w2s_h5_write_rows(&f, c, name, W2S_H5_F32, N, shard.width[v], b, e - b,
-				       shard.x[v]);
-		if (st == W2S_STATUS_OK && cfg->data.task == W2S_TASK_LATENT) {
-			const struct w2s_view_spec *vs = &cfg->data.latent.views[v];
-			st = w2s_h5_attr_int64(&f, name, "z", vs->z);
-			if (st == W2S_STATUS_OK)
-				st = w2s_h5_attr_int64(&f, name, "u", vs->u);
-			if (st == W2S_STATUS_OK)
-				st = w2s_h5_attr_double(&f, name, "noise", vs->noise);
-		}
-	}
 	if (st == W2S_STATUS_OK)
-		st = shard.value ? w2s_h5_write_rows(&f, c, "/target", W2S_H5_F32, N, 0, b, e - b,
-						     shard.value)
-				 : w2s_h5_write_rows(&f, c, "/target", W2S_H5_I32, N, 0, b, e - b,
-						     shard.target);
-	for (int s = 0; s < W2S_NSPLITS && st == W2S_STATUS_OK; s++) {
-		int64_t sb, se, lb, le;
-		w2s_task_split_range(cfg, (enum w2s_split)s, &sb, &se);
-		w2s_shard(se - sb, c->rank, c->size, &lb, &le);
-		int64_t *idx = w2s_xmalloc((size_t)(le - lb) * sizeof *idx);
-		for (int64_t i = lb; i < le; i++)
-			idx[i - lb] = sb + i;
-		char name[64];
-		snprintf(name, sizeof name, "/splits/%s", w2s_split_name((enum w2s_split)s));
-		st = w2s_h5_write_rows(&f, c, name, W2S_H5_I64, se - sb, 0, lb, le - lb, idx);
-		free(idx);
-	}
+		st = gen_rows(c, cfg, &f, N, b, e);
+	if (st == W2S_STATUS_OK)
+		st = gen_splits(c, cfg, &f);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_string(&f, "/", "task",
 					cfg->data.task == W2S_TASK_LATENT ? "latent" : "teacher");
@@ -194,12 +322,8 @@ enum w2s_status w2s_stage_gen(const struct w2s_comm *c, const struct w2s_config 
 		st = w2s_h5_attr_int64(&f, "/", "seed", (int64_t)cfg->seed);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_int64(&f, "/", "classes", w2s_config_classes(cfg));
-	enum w2s_status closed = stg_agree(c, w2s_h5_close(&f));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	if (st == W2S_STATUS_OK)
-		st = stg_agree(c, c->rank == 0 && stg_rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
-	w2s_task_shard_free(&shard);
+	if (f.tmp)
+		st = w2s_h5_commit(&f, c, st);
 	return st;
 }
 
@@ -295,9 +419,16 @@ static enum w2s_status student(struct experiment *x, int i, const struct teacher
 		st = stg_label_split(x, i, &m, W2S_SPLIT_TEST, secs, NULL, regression ? &mine : NULL,
 				     &n, NULL);
 	if (st == W2S_STATUS_OK && regression) {
-		double sq = w2s_sum_squared_diff(mine, x->cascade.small[W2S_SPLIT_TEST], (size_t)n);
-		w2s_comm_sum_doubles(x->c, &sq, 1);
-		x->misfit[i] = sq / (double)x->cfg->data.rows[W2S_SPLIT_TEST];
+		const float *small = x->cascade.small[W2S_SPLIT_TEST];
+		const int64_t N = x->cfg->data.rows[W2S_SPLIT_TEST];
+		double sq;
+		if (x->cfg->models[x->inst[i].model].train.reduce == W2S_REDUCE_EXACT) {
+			sq = w2s_train_loss_sum_exact(x->c, mine, NULL, small, n, 1, N);
+		} else {
+			sq = w2s_sum_squared_diff(mine, small, (size_t)n);
+			w2s_comm_sum_doubles(x->c, &sq, 1);
+		}
+		x->misfit[i] = sq / (double)N;
 	}
 	free(mine);
 	w2s_mlp_free(&m);
@@ -556,12 +687,11 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 		cols[i + 1] = stg_pgr_columns[i];
 		cols[i + 1].offset += offsetof(struct seed_pgr_row, r);
 	}
-	char path[4096], tmp[4200];
+	char path[4096];
 	snprintf(path, sizeof path, "%s/summary.h5", out);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	struct w2s_h5 f = {.file = -1};
 	if (st == W2S_STATUS_OK)
-		st = w2s_h5_create(&f, c, tmp);
+		st = w2s_h5_create_tmp(&f, c, path);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "summary";
@@ -573,11 +703,8 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 		st = w2s_h5_write_table(&f, c, "/summary", summary_columns,
 					(int)(sizeof summary_columns / sizeof summary_columns[0]),
 					sizeof *sum, sum, nsum);
-	enum w2s_status closed = stg_agree(c, w2s_h5_close(&f));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	if (st == W2S_STATUS_OK)
-		st = stg_agree(c, c->rank == 0 && stg_rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
+	if (f.tmp)
+		st = w2s_h5_commit(&f, c, st);
 	if (st == W2S_STATUS_OK) {
 		w2s_log_info("%s", "");
 		w2s_log_info("over %d seeds (test; median [min, max]):", n);
@@ -598,24 +725,38 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 	return st;
 }
 
-/* Collective: true when OUT holds a data file made from this config (then
- * it is kept open in x->data).  Data files take their name only when whole,
- * so one that exists but does not open is a real error, reported. */
-static bool data_is_current(struct experiment *x, const char *path)
+/* Collective: whether OUT's data file, path, can be kept on --resume: 1
+ * when it was made from this config (then it is open in x->data), 0 when
+ * it is to be made (again), -1 (message printed) when it is in the way.
+ * Data files take their name only when whole, so one that does not read
+ * was damaged afterwards: it is made again, with a warning, as the same
+ * config gives the same bytes. */
+static int data_is_current(struct experiment *x, const char *path)
 {
-	int there = x->c->rank == 0 && access(path, F_OK) == 0;
+	struct stat sb;
+	int there = x->c->rank == 0 ? (stat(path, &sb) != 0 ? 0 : S_ISREG(sb.st_mode) ? 1 : -1) : 0;
 	w2s_comm_bcast(x->c, &there, sizeof there, 0);
-	if (!there || w2s_h5_open(&x->data, x->c, path) != W2S_STATUS_OK)
-		return false;
+	if (there < 0)
+		w2s_log_error("cannot resume the run: '%s' is not a file; remove it, or use --force "
+			      "to start over",
+			      path);
+	if (there <= 0)
+		return there;
+	w2s_log_local_as_warning("; making it again");
+	enum w2s_status st = w2s_h5_open(&x->data, x->c, path);
+	w2s_log_local_as_warning(NULL);
+	if (st != W2S_STATUS_OK)
+		return 0;
 	char *config = NULL;
 	int same = w2s_h5_attr_read_string(&x->data, "/", "config", &config) == W2S_STATUS_OK &&
 		   strcmp(config, x->cfg->json) == 0;
 	free(config);
 	w2s_log_flush_local(0);
 	if (w2s_comm_agree(x->c, !same) == 0)
-		return true;
+		return 1;
 	w2s_h5_close(&x->data);
-	return false;
+	w2s_log_info("gen: %s was made from another config; making it again", path);
+	return 0;
 }
 
 enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_config *cfg,
@@ -636,13 +777,18 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		goto cleanup;
 	stg_join(path, sizeof path, opts->out, "data.h5");
 	const bool imported = cfg->data.task == W2S_TASK_IMPORT;
+	int kept = 0;
 	if (imported) {
 		/* Imported data are read where they are, never copied: they can
 		 * be large, and many runs share them. */
 		w2s_log_info("data: %lld rows imported in %s", (long long)w2s_task_rows(cfg),
 			     cfg->data.import.path);
 		st = w2s_h5_open(&x->data, c, cfg->data.import.path);
-	} else if (x->resuming && data_is_current(x, path)) {
+	} else if (x->resuming && (kept = data_is_current(x, path)) != 0) {
+		if (kept < 0) {
+			st = W2S_STATUS_IO;
+			goto cleanup;
+		}
 		w2s_log_info("gen: %s is whole and current; kept", path);
 	} else {
 		w2s_log_info("gen: %lld rows of the %s task into %s", (long long)w2s_task_rows(cfg),
@@ -695,8 +841,8 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		goto cleanup;
 	}
 	/* run.h5 takes its name only when whole: its presence means done. */
-	stg_join(path, sizeof path, opts->out, "run.h5.tmp");
-	st = w2s_h5_create(&x->run, c, path);
+	stg_join(path, sizeof path, opts->out, "run.h5");
+	st = w2s_h5_create_tmp(&x->run, c, path);
 	p.kind = "run";
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_write_provenance(&x->run, &p);
@@ -714,12 +860,8 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		st = run_models(x);
 	if (st == W2S_STATUS_OK)
 		st = w2s_h5_attr_double(&x->run, "/", "wall_seconds", w2s_comm_time() - t0);
-	enum w2s_status closed = stg_agree(c, w2s_h5_close(&x->run));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	stg_join(path, sizeof path, opts->out, "run.h5");
-	if (st == W2S_STATUS_OK)
-		st = stg_agree(c, c->rank == 0 && stg_rename_tmp(path) != 0 ? W2S_STATUS_IO : W2S_STATUS_OK);
+	if (x->run.tmp)
+		st = w2s_h5_commit(&x->run, c, st);
 	if (st == W2S_STATUS_OK)
 		w2s_log_info("\nwrote %s/{config.yaml, %srun.h5, metrics.h5} in %.1f s on %d "
 			     "rank%s",

@@ -108,8 +108,6 @@ enum w2s_status stg_agree(const struct w2s_comm *c, enum w2s_status st);
 void stg_join(char *out, size_t size, const char *dir, const char *name);
 /* Copies a name into a fixed-size field, truncating. */
 void stg_set_field(char *dst, size_t size, const char *src);
-/* Rank 0 only: renames path.tmp to path; -1 (message kept) on failure. */
-int stg_rename_tmp(const char *path);
 
 /* Index of the instance role.model; it must exist. */
 int stg_find_instance(const struct experiment *x, const char *role, const char *model);

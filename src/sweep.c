@@ -743,7 +743,7 @@ enum w2s_status w2s_sweep_collect(const struct w2s_comm *c, const char *dir,
 	struct table tb = {0};
 	enum trial_status *status = NULL;
 	int64_t count[4] = {0, 0, 0, 0};
-	char path[4200], tmp[4300];
+	char path[4200];
 
 	snprintf(path, sizeof path, "%s/sweep.json", dir);
 	enum w2s_status st = w2s_sweep_manifest_read(&w, path);
@@ -757,9 +757,8 @@ enum w2s_status w2s_sweep_collect(const struct w2s_comm *c, const char *dir,
 	}
 
 	snprintf(path, sizeof path, "%s/sweep.h5", dir);
-	snprintf(tmp, sizeof tmp, "%s/sweep.h5.tmp", dir);
 	struct w2s_h5 f = {.file = -1};
-	st = w2s_h5_create(&f, c, tmp);
+	st = w2s_h5_create_tmp(&f, c, path);
 	if (st == W2S_STATUS_OK) {
 		struct w2s_provenance p = *prov;
 		p.kind = "sweep";
@@ -778,19 +777,10 @@ enum w2s_status w2s_sweep_collect(const struct w2s_comm *c, const char *dir,
 					"is not 8; unfinished: neither, but started (exit_code 8, "
 					"or anything besides config.yaml in its folder); missing: "
 					"not started");
-	enum w2s_status closed = (enum w2s_status)w2s_comm_agree(c, (int)w2s_h5_close(&f));
-	if (st == W2S_STATUS_OK)
-		st = closed;
-	if (st == W2S_STATUS_OK && c->rank == 0 && rename(tmp, path) != 0) {
-		w2s_log_error_local("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		st = W2S_STATUS_IO;
-	}
-	st = (enum w2s_status)w2s_comm_agree(c, (int)st);
-	if (st != W2S_STATUS_OK) {
-		if (c->rank == 0)
-			unlink(tmp);
+	if (f.tmp)
+		st = w2s_h5_commit(&f, c, st);
+	if (st != W2S_STATUS_OK)
 		goto cleanup;
-	}
 	summarize(&tb, &w, status, count, dir);
 	w2s_log_info("wrote %s:/results (%lld rows); in Python: "
 		     "pd.DataFrame(h5py.File(\"%s\")[\"results\"][()])",

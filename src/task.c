@@ -50,8 +50,10 @@ void w2s_task_shard_free(struct w2s_task_shard *s)
 	}
 	free(s->target);
 	free(s->value);
+	free(s->scratch);
 	s->target = NULL;
 	s->value = NULL;
+	s->scratch = NULL;
 }
 
 /* With probability p, replaces y by one of the other classes, uniformly. */
@@ -79,60 +81,81 @@ static int32_t argmax_d(const double *v, int n)
 	return best;
 }
 
+/* sum_j a[j] b[j] in double, in four interleaved partial sums: a fixed
+ * order (so a row's label does not depend on its neighbours), without one
+ * long chain of dependent adds. */
+static double dot4(const float *a, const float *b, int64_t n)
+{
+	double acc[4] = {0, 0, 0, 0};
+	int64_t j = 0;
+	for (; j + 4 <= n; j += 4)
+		for (int t = 0; t < 4; t++)
+			acc[t] += (double)a[j + t] * b[j + t];
+	for (; j < n; j++)
+		acc[j % 4] += (double)a[j] * b[j];
+	return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+/* Latent rows in one pass per stream: z and u of the whole block first
+ * (the generator is vectorized across rows), then the label and the views
+ * row by row from them. */
 static void generate_latent(const struct w2s_config *c, struct w2s_task_shard *s)
 {
 	int64_t S = c->data.latent.signal, U = c->data.latent.nuisance;
+	int64_t n = s->end - s->begin;
 	/* Regression scores the first row of W alone. */
 	int C = w2s_config_regression(c) ? 1 : c->data.latent.classes;
 	float *w = w2s_xmalloc((size_t)(C * S) * sizeof *w); /* (C, S) the label's weights */
+	double *score = w2s_xmalloc((size_t)C * sizeof *score);
 	for (int k = 0; k < C; k++)
 		w2s_rng_normals(c->seed, W2S_STREAM_TARGET, (uint64_t)k, w + k * S, (size_t)S);
-	float *z = w2s_xmalloc((size_t)(S + 1) * sizeof *z);
-	float *u = w2s_xmalloc((size_t)(U + 1) * sizeof *u);
-	double *score = w2s_xmalloc((size_t)C * sizeof *score);
+	float *z = s->scratch;         /* (n, S) */
+	float *u = s->scratch + n * S; /* (n, U) */
+	float *e = u + n * U;          /* (n) regression noise */
+	w2s_rng_normals_rows(c->seed, W2S_STREAM_LATENT_Z, (uint64_t)s->begin, (size_t)n,
+			     (size_t)S, z, (size_t)S);
+	w2s_rng_normals_rows(c->seed, W2S_STREAM_LATENT_U, (uint64_t)s->begin, (size_t)n,
+			     (size_t)U, u, (size_t)U);
+	double norm = 0; /* |W[0]|^2: theta = W[0] / |W[0]| for regression */
+	for (int64_t j = 0; j < S; j++)
+		norm += (double)w[j] * w[j];
+	if (s->value && c->data.latent.label_noise > 0)
+		w2s_rng_normals_rows(c->seed, W2S_STREAM_NOISE, (uint64_t)s->begin, (size_t)n, 1, e,
+				     1);
 
-	for (int64_t i = s->begin; i < s->end; i++) {
-		int64_t r = i - s->begin;
-		w2s_rng_normals(c->seed, W2S_STREAM_LATENT_Z, (uint64_t)i, z, (size_t)S);
-		w2s_rng_normals(c->seed, W2S_STREAM_LATENT_U, (uint64_t)i, u, (size_t)U);
-		for (int k = 0; k < C; k++) {
-			double acc = 0.0;
-			for (int64_t j = 0; j < S; j++)
-				acc += (double)w[k * S + j] * z[j];
-			score[k] = acc;
-		}
+	for (int64_t r = 0; r < n; r++) {
+		const float *zr = z + r * S;
+		int64_t i = s->begin + r;
+		for (int k = 0; k < C; k++)
+			score[k] = dot4(w + k * S, zr, S);
 		if (s->value) {
-			/* theta = W[0] / |W[0]|: a unit-variance value, plus noise */
-			double norm = 0, noise = 0;
-			for (int64_t j = 0; j < S; j++)
-				norm += (double)w[j] * w[j];
-			if (c->data.latent.label_noise > 0) {
-				float e;
-				w2s_rng_normals(c->seed, W2S_STREAM_NOISE, (uint64_t)i, &e, 1);
-				noise = c->data.latent.label_noise * e;
-			}
+			/* a unit-variance value, plus noise */
+			double noise = c->data.latent.label_noise > 0
+					       ? c->data.latent.label_noise * e[r]
+					       : 0.0;
 			s->value[r] = (float)(score[0] / sqrt(norm) + noise);
 			s->target[r] = 0;
 		} else {
 			s->target[r] = noisy_label(c, i, argmax_d(score, C), C,
 						   c->data.latent.label_noise);
 		}
-
-		for (int v = 0; v < s->nviews; v++) {
-			const struct w2s_view_spec *vs = &c->data.latent.views[v];
-			float *row = s->x[v] + r * s->width[v];
+	}
+	for (int v = 0; v < s->nviews; v++) {
+		const struct w2s_view_spec *vs = &c->data.latent.views[v];
+		int64_t W = s->width[v];
+		for (int64_t r = 0; r < n; r++) {
+			float *row = s->x[v] + r * W;
+			const float *zr = z + r * S, *ur = u + r * U;
 			if (vs->noise > 0) {
 				for (int64_t j = 0; j < vs->z; j++)
-					row[j] = (float)(z[j] + vs->noise * u[j]);
+					row[j] = (float)(zr[j] + vs->noise * ur[j]);
 			} else {
-				memcpy(row, z, (size_t)vs->z * sizeof *row);
-				memcpy(row + vs->z, u, (size_t)vs->u * sizeof *row);
+				memcpy(row, zr, (size_t)vs->z * sizeof *row);
+				memcpy(row + vs->z, ur, (size_t)vs->u * sizeof *row);
 			}
 		}
 	}
 	free(score);
-	free(u);
-	free(z);
 	free(w);
 }
 
@@ -205,18 +228,16 @@ static void generate_teacher(const struct w2s_config *c, struct w2s_task_shard *
 		free(layer[l]);
 }
 
-enum w2s_status w2s_task_generate(const struct w2s_config *c, int64_t begin, int64_t end,
-				  struct w2s_task_shard *s)
+enum w2s_status w2s_task_shard_init(const struct w2s_config *c, int64_t capacity,
+				    struct w2s_task_shard *s)
 {
 	memset(s, 0, sizeof *s);
-	s->begin = begin;
-	s->end = end;
+	s->capacity = capacity;
 	s->nviews = w2s_task_nviews(c);
-	size_t n = (size_t)(end - begin);
+	size_t n = (size_t)capacity, cells;
 	for (int v = 0; v < s->nviews; v++) {
 		s->name[v] = w2s_task_view_name(c, v);
 		s->width[v] = w2s_config_view_width(c, s->name[v]);
-		size_t cells;
 		if (w2s_mul_size(n, (size_t)s->width[v], &cells) != 0 ||
 		    w2s_mul_size(cells, sizeof(float), &cells) != 0)
 			goto nomem;
@@ -229,13 +250,39 @@ enum w2s_status w2s_task_generate(const struct w2s_config *c, int64_t begin, int
 		goto nomem;
 	if (w2s_config_regression(c) && !(s->value = malloc((n ? n : 1) * sizeof *s->value)))
 		goto nomem;
-	if (c->data.task == W2S_TASK_LATENT)
-		generate_latent(c, s);
-	else
-		generate_teacher(c, s);
+	if (c->data.task == W2S_TASK_LATENT) {
+		/* z, u and one noise value per row */
+		size_t per_row = (size_t)(c->data.latent.signal + c->data.latent.nuisance + 1);
+		if (w2s_mul_size(n, per_row, &cells) != 0 ||
+		    w2s_mul_size(cells, sizeof(float), &cells) != 0)
+			goto nomem;
+		if (!(s->scratch = malloc(cells ? cells : 1)))
+			goto nomem;
+	}
 	return W2S_STATUS_OK;
 nomem:
 	w2s_task_shard_free(s);
 	memset(s, 0, sizeof *s);
 	return W2S_STATUS_NOMEM;
+}
+
+void w2s_task_fill(const struct w2s_config *c, int64_t begin, int64_t end,
+		   struct w2s_task_shard *s)
+{
+	W2S_CHECK(begin <= end && end - begin <= s->capacity);
+	s->begin = begin;
+	s->end = end;
+	if (c->data.task == W2S_TASK_LATENT)
+		generate_latent(c, s);
+	else
+		generate_teacher(c, s);
+}
+
+enum w2s_status w2s_task_generate(const struct w2s_config *c, int64_t begin, int64_t end,
+				  struct w2s_task_shard *s)
+{
+	enum w2s_status st = w2s_task_shard_init(c, end - begin, s);
+	if (st == W2S_STATUS_OK)
+		w2s_task_fill(c, begin, end, s);
+	return st;
 }

@@ -3,11 +3,15 @@
  *
  * All buffers are taken before the first step: the step itself gathers the
  * batch rows, runs forward and backward, sums over ranks, clips and updates,
- * and never allocates.
+ * and never allocates.  Two reductions make the summed gradient: the
+ * default one (each rank its share, one float allreduce) and the exact one
+ * (micro-batches summed as integers; the method is described in train.h),
+ * after which the update is the same code.
  */
 #include "w2s/train.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +101,311 @@ static double step_loss(const struct w2s_train_loss *loss, const struct w2s_trai
 	return w2s_loss_xent_soft(logits, tb, n, C, scale, dlogits);
 }
 
+/* The rows of the global batch positions [from, from + n) of perm, packed
+ * into the step's buffers: inputs (n, D), labels (n), soft targets and
+ * teacher logits (n, C) when the data have them. */
+static void gather_rows(const struct w2s_train_data *d, const int64_t *perm, int64_t from,
+			int64_t n, float *xb, int32_t *yb, float *tb, float *kb)
+{
+	const int64_t D = d->dim, C = d->classes;
+	for (int64_t r = 0; r < n; r++) {
+		int64_t row = perm[from + r];
+		memcpy(xb + r * D, d->x + row * D, (size_t)D * sizeof *xb);
+		yb[r] = d->y[row];
+		if (d->soft)
+			memcpy(tb + r * C, d->soft + row * C, (size_t)C * sizeof *tb);
+		if (kb)
+			memcpy(kb + r * C, d->teacher_logits + row * C, (size_t)C * sizeof *kb);
+	}
+}
+
+/* What a step's reduction leaves for the update, the same on every rank;
+ * the summed gradient itself is in m->grads. */
+struct step_sums {
+	double loss;    /* summed over the batch's rows */
+	double correct;
+	bool stopping;  /* some rank was asked to stop */
+	bool finite;    /* false: a gradient was not finite (grads then unset) */
+};
+
+/* ---- the exact reduction (train.reduce exact) ----
+ *
+ * The grid of a step is 2^(exp - bits): a gradient below 2^exp becomes an
+ * integer below 2^bits (51, less beyond 2^11 micro-batches), so that the
+ * sum of the step's K micro-batches fits an int64.  exp is the previous
+ * step's largest |gradient| (its binary exponent) plus EXACT_HEADROOM
+ * bits; a step whose largest is above the grid, or more than EXACT_SLACK
+ * bits below its top (precision lost), is computed again with exp fitted
+ * to it.  A float lies on the grid, and is summed without rounding, when
+ * it is within 2^(bits - 24 - (exp - its largest)) of the largest: 2^23
+ * at the usual 4 bits of headroom, 2^19 at worst with slack 8.  Smaller
+ * ones are rounded to at most 2^-42 of the largest, far below what Adam's
+ * eps lets matter.  Headroom 4 lets the gradients grow 16-fold in a step
+ * before a recompute; slack 8 lets them shrink 16-fold (gradients change
+ * far less from one step to the next, so recomputes are rare, but the
+ * first step's exp is a guess). */
+#define EXACT_HEADROOM 4
+#define EXACT_SLACK 8
+#define EXACT_FIRST_EXP EXACT_HEADROOM /* as if the step before had max |g| ~ 1 */
+/* Micro-batch gradients a rank holds before folding them into the sums:
+ * each fold reads and writes the int64 sums once, so folding four at a
+ * time cuts that traffic fourfold, for three more gradients' memory. */
+#define EXACT_GROUP 4
+
+struct exact {
+	int64_t micro;  /* rows per micro-batch (at most the batch) */
+	int64_t kmax;   /* micro-batches of a whole batch */
+	int group;      /* gradient buffers in use, 1..EXACT_GROUP */
+	float *buf[EXACT_GROUP];            /* (nparams + extra) each; buf[0] is m->grads */
+	struct w2s_mlp view[EXACT_GROUP];   /* the model, with its gradient in buf[g] */
+	int64_t *msg;   /* the allreduce: (nparams) sums, correct, stop votes,
+			 * (size) largest |g| per rank, (kmax) loss per micro-batch */
+};
+
+/* The vectors of the two passes below: GCC vector types, each pass
+ * compiled for AVX-512, AVX2 and the baseline, as in mlp.c (whose comment
+ * says why); clang gets 16-byte float vectors there too. */
+#if defined(__clang__)
+#define XL 4
+#else
+#define XL 8
+#endif
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float exact_vf __attribute__((vector_size(XL * sizeof(float))));
+typedef int32_t exact_vi __attribute__((vector_size(XL * sizeof(int32_t))));
+typedef double exact_vd __attribute__((vector_size(XL * sizeof(double))));
+typedef int64_t exact_vl __attribute__((vector_size(XL * sizeof(int64_t))));
+typedef uint64_t exact_vu __attribute__((vector_size(XL * sizeof(uint64_t))));
+
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define EXACT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef EXACT_CLONES
+#define EXACT_CLONES
+#endif
+
+/* Adding 1.5 * 2^52 to a double of magnitude at most 2^51 rounds it to an
+ * integer (to nearest, ties to even) held in the low bits of the sum's
+ * mantissa: its bits less the constant's are that integer.  No int64
+ * conversion instruction is needed, which the baseline lacks in vectors. */
+#define EXACT_MAGIC 6755399441055744.0
+
+/* Folds G micro-batch gradients g[0..G) (n floats each) into the sums acc
+ * (n): acc[i] = (acc[i] if add, else 0) + sum_j round(g[j][i] * up).
+ * Terms beyond 2^51 (or not finite) make garbage, but defined garbage
+ * (unsigned arithmetic): the step's largest |g|, which every rank learns,
+ * then sends it back to be computed again.  With out (which may be g[0]),
+ * the sums are not stored but written back as floats, out[i] = acc[i] *
+ * unit, as exact_unfold does: a lone rank's last fold, which has nothing
+ * to exchange, saves a pass over the int64s that way.  Returns the bits
+ * of the largest |g| (a float >= 0 orders as its bits do; at or above
+ * those of inf means one was not finite: inf, or NaN above it). */
+EXACT_CLONES static uint32_t exact_fold(int64_t *acc, float *const *g, int G, size_t n, double up,
+					bool add, float *out, double unit)
+{
+	const double magic = EXACT_MAGIC;
+	uint64_t magic_bits;
+	memcpy(&magic_bits, &magic, sizeof magic_bits);
+	exact_vi vmax = {0};
+	size_t i = 0;
+	for (; i + XL <= n; i += XL) {
+		exact_vu a = {0};
+		if (add)
+			memcpy(&a, acc + i, sizeof a);
+		for (int j = 0; j < G; j++) {
+			exact_vf v;
+			memcpy(&v, g[j] + i, sizeof v);
+			exact_vd x = __builtin_convertvector(v, exact_vd) * up + magic;
+			a += (exact_vu)x - magic_bits;
+			exact_vi mag = (exact_vi)v & 0x7fffffff, more = mag > vmax;
+			vmax = (mag & more) | (vmax & ~more);
+		}
+		if (out) {
+			exact_vf f = __builtin_convertvector(
+				__builtin_convertvector((exact_vl)a, exact_vd) * unit, exact_vf);
+			memcpy(out + i, &f, sizeof f);
+		} else {
+			memcpy(acc + i, &a, sizeof a);
+		}
+	}
+	int32_t top = 0;
+	for (int k = 0; k < XL; k++)
+		top = vmax[k] > top ? vmax[k] : top;
+	for (; i < n; i++) {
+		uint64_t a = add ? (uint64_t)acc[i] : 0;
+		for (int j = 0; j < G; j++) {
+			double x = (double)g[j][i] * up + magic;
+			uint64_t b;
+			memcpy(&b, &x, sizeof b);
+			a += b - magic_bits;
+			int32_t mag;
+			memcpy(&mag, &g[j][i], sizeof mag);
+			mag &= 0x7fffffff;
+			top = mag > top ? mag : top;
+		}
+		if (out)
+			out[i] = (float)((double)(int64_t)a * unit);
+		else
+			acc[i] = (int64_t)a;
+	}
+	return (uint32_t)top;
+}
+
+/* g (n) = acc (n) * unit: the summed integers back on their grid. */
+EXACT_CLONES static void exact_unfold(float *restrict g, const int64_t *restrict acc, size_t n,
+				      double unit)
+{
+	size_t i = 0;
+	for (; i + XL <= n; i += XL) {
+		exact_vl a;
+		memcpy(&a, acc + i, sizeof a);
+		exact_vf v = __builtin_convertvector(__builtin_convertvector(a, exact_vd) * unit,
+						     exact_vf);
+		memcpy(g + i, &v, sizeof v);
+	}
+	for (; i < n; i++)
+		g[i] = (float)((double)acc[i] * unit);
+}
+
+/* Takes the buffers of the exact reduction of m in batches of B rows. */
+static void exact_init(struct exact *x, const struct w2s_comm *c, struct w2s_mlp *m, int64_t B,
+		       int64_t micro)
+{
+	memset(x, 0, sizeof *x);
+	x->micro = micro < B ? micro : B;
+	x->kmax = (B + x->micro - 1) / x->micro;
+	int64_t per_rank = (x->kmax + c->size - 1) / c->size;
+	x->group = per_rank < EXACT_GROUP ? (int)per_rank : EXACT_GROUP;
+	for (int g = 0; g < x->group; g++) {
+		x->buf[g] = g == 0 ? m->grads
+				   : w2s_xmalloc((m->nparams + W2S_MLP_GRAD_EXTRA) * sizeof(float));
+		x->view[g] = *m;
+		x->view[g].grads = x->buf[g];
+		for (int l = 0; l < m->shape.nlayers; l++) {
+			x->view[g].gw[l] = x->buf[g] + (m->gw[l] - m->grads);
+			x->view[g].gb[l] = x->buf[g] + (m->gb[l] - m->grads);
+		}
+	}
+	x->msg = w2s_xmalloc((m->nparams + 2 + (size_t)c->size + (size_t)x->kmax) * sizeof *x->msg);
+}
+
+static void exact_free(struct exact *x)
+{
+	for (int g = 1; g < x->group; g++)
+		free(x->buf[g]);
+	free(x->msg);
+	memset(x, 0, sizeof *x);
+}
+
+/* What a micro-batch step needs besides the model: the data and this
+ * step's position, the loss, and the step's scratch buffers. */
+struct step_io {
+	const struct w2s_train_data *d;
+	const struct w2s_train_loss *loss;
+	const int64_t *perm;
+	int64_t step, total;
+	struct w2s_mlp_work *work;
+	float *xb, *tb, *kb, *dlogits;
+	int32_t *yb;
+	double *scratch;
+	bool stop_vote;
+};
+
+/* Collective: the gradient of the global batch positions [gb, ge) of
+ * io->perm, summed exactly, into m->grads, with the step's sums in out.
+ * *exp is the grid's exponent (see above), updated for the next step. */
+static void exact_step(const struct w2s_comm *c, struct w2s_mlp *m, struct exact *x,
+		       const struct step_io *io, int64_t gb, int64_t ge, int64_t *exp,
+		       struct step_sums *out, int64_t *recomputed)
+{
+	const struct w2s_train_data *d = io->d;
+	const size_t P = m->nparams, C = (size_t)d->classes;
+	const int64_t len = ge - gb, K = (len + x->micro - 1) / x->micro;
+	int64_t *slots = x->msg + P; /* correct, stop, max per rank, loss per micro-batch */
+	const size_t nslots = 2 + (size_t)c->size + (size_t)K;
+	int64_t kb, ke;
+	w2s_shard(K, c->rank, c->size, &kb, &ke);
+	/* K terms below 2^bits each must sum below 2^62. */
+	int bits = 62;
+	while (bits > 1 && ((int64_t)1 << (62 - bits)) < K)
+		bits--;
+	bits = bits < 51 ? bits : 51;
+	const float scale = 1.0f / (float)len;
+	const bool alone = c->size == 1;
+	for (int attempt = 0;; attempt++) {
+		/* A second try has its grid fitted to the same gradients. */
+		W2S_CHECK(attempt < 2);
+		const double up = ldexp(1.0, bits - (int)*exp), unit = ldexp(1.0, (int)*exp - bits);
+		memset(slots, 0, nslots * sizeof *slots);
+		int64_t correct = 0;
+		uint32_t top = 0; /* bits of the largest |g| */
+		bool add = false;
+		int held = 0;
+		for (int64_t k = kb; k < ke; k++) {
+			int64_t r0 = gb + k * x->micro, n = ge - r0 < x->micro ? ge - r0 : x->micro;
+			gather_rows(d, io->perm, r0, n, io->xb, io->yb, io->tb, io->kb);
+			const float *logits = w2s_mlp_forward(m, io->work, io->xb, (size_t)n);
+			double l = step_loss(io->loss, d, logits, io->yb, io->tb, io->kb, (size_t)n, C,
+					     scale, io->step, io->total, io->scratch, io->dlogits);
+			if (!d->regression)
+				correct += (int64_t)w2s_count_correct(logits, io->yb, (size_t)n, C);
+			w2s_mlp_backward_set(&x->view[held], io->work, io->xb, (size_t)n,
+					     io->dlogits);
+			memcpy(&slots[2 + c->size + k], &l, sizeof l);
+			if (++held == x->group || k == ke - 1) {
+				float *dst = alone && k == ke - 1 ? m->grads : NULL;
+				uint32_t t = exact_fold(x->msg, x->buf, held, P, up, add, dst, unit);
+				top = t > top ? t : top;
+				add = true;
+				held = 0;
+			}
+		}
+		if (kb == ke)
+			memset(x->msg, 0, P * sizeof *x->msg);
+		slots[0] = correct;
+		slots[1] = io->stop_vote;
+		slots[2 + c->rank] = top;
+		if (alone) /* the gradient is in m->grads already */
+			w2s_comm_sum_int64(c, slots, nslots);
+		else
+			w2s_comm_sum_int64(c, x->msg, P + nslots);
+
+		int64_t most = 0;
+		for (int r = 0; r < c->size; r++)
+			most = slots[2 + r] > most ? slots[2 + r] : most;
+		uint32_t most_bits = (uint32_t)most;
+		float gmax;
+		memcpy(&gmax, &most_bits, sizeof gmax);
+		out->loss = 0;
+		for (int64_t k = 0; k < K; k++) {
+			double l;
+			memcpy(&l, &slots[2 + c->size + k], sizeof l);
+			out->loss += l;
+		}
+		out->correct = (double)slots[0];
+		out->stopping = slots[1] > 0;
+		out->finite = isfinite(gmax);
+		if (!out->finite || !isfinite(out->loss))
+			return;
+		int e = 0;
+		if (gmax > 0.0f) {
+			frexpf(gmax, &e); /* every |g| < 2^e */
+			if (e > *exp || e < *exp - EXACT_SLACK) {
+				*exp = e + EXACT_HEADROOM;
+				++*recomputed;
+				continue;
+			}
+		}
+		if (!alone)
+			exact_unfold(m->grads, x->msg, P, unit);
+		if (gmax > 0.0f)
+			*exp = e + EXACT_HEADROOM;
+		return;
+	}
+}
+
 enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 				const struct w2s_train_spec *spec, const struct w2s_train_loss *loss,
 				const struct w2s_train_data *d, uint64_t seed, uint32_t stream,
@@ -107,7 +416,10 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	const int64_t B = spec->batch < N ? spec->batch : N;
 	const int64_t steps_per_epoch = (N + B - 1) / B;
 	const int64_t total = w2s_train_total_steps(spec, N);
-	const int64_t local_max = (B + c->size - 1) / c->size;
+	const bool exact = spec->reduce == W2S_REDUCE_EXACT;
+	/* Rows a rank computes at once: its share of a batch, or a micro-batch. */
+	const int64_t local_max = exact ? (spec->micro_batch < B ? spec->micro_batch : B)
+					: (B + c->size - 1) / c->size;
 	const struct w2s_train_state *from = ckpt ? ckpt->from : NULL;
 	enum w2s_status st = W2S_STATUS_OK;
 	memset(res, 0, sizeof *res);
@@ -147,12 +459,36 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	float *dlogits = w2s_xmalloc((size_t)(local_max * C) * sizeof *dlogits);
 	float *kb = d->teacher_logits ? w2s_xmalloc((size_t)(local_max * C) * sizeof *kb) : NULL;
 	double *scratch = w2s_xmalloc((size_t)(local_max + 3 * C) * sizeof *scratch);
-	/* Gradients, then the step's loss sum, correct count and stop votes:
-	 * one allreduce carries them all. */
+	/* Default: the gradients, then the step's loss sum, correct count and
+	 * stop votes; one allreduce carries them all. */
 	const size_t ngrad = m->nparams + 3;
 	W2S_CHECK(W2S_MLP_GRAD_EXTRA >= 3);
+	struct exact ex = {0};
+	if (exact) {
+		exact_init(&ex, c, m, B, spec->micro_batch);
+		/* The work of a step is dealt by micro-batch: with fewer of them
+		 * than ranks, some ranks only wait.  Said once, for the first
+		 * model it concerns. */
+		static bool warned;
+		if (ex.kmax < c->size && !warned) {
+			warned = true;
+			w2s_log_warn("%s: train.reduce exact cuts a batch of %lld rows into %lld "
+				     "micro-batch%s of %lld, so %lld of the %d ranks wait at every "
+				     "step; a train.micro_batch of %lld or less gives each rank work",
+				     log->label, (long long)B, (long long)ex.kmax,
+				     ex.kmax > 1 ? "es" : "", (long long)ex.micro,
+				     (long long)(c->size - ex.kmax), c->size,
+				     (long long)(B / c->size > 0 ? B / c->size : 1));
+		}
+	}
+	struct step_io io = {
+		.d = d, .loss = loss, .perm = perm, .total = total, .work = &work,
+		.xb = xb, .tb = tb, .kb = kb, .dlogits = dlogits, .yb = yb, .scratch = scratch,
+	};
 
-	struct w2s_train_state s = {.last_val = NAN, .best_val = -INFINITY};
+	struct w2s_train_state s = {
+		.last_val = NAN, .best_val = -INFINITY, .reduce_exp = EXACT_FIRST_EXP,
+	};
 	const int evaluate = spec->eval_every > 0 && log->val_score != NULL;
 	const int early = evaluate && spec->patience > 0;
 	if (from)
@@ -184,53 +520,61 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	     s.epoch++, s.batch = 0) {
 		w2s_rng_permutation(seed, stream, (uint64_t)s.epoch, perm, (size_t)N);
 		for (; s.batch < steps_per_epoch; s.batch++) {
-			int64_t gb = s.batch * B, ge = gb + B < N ? gb + B : N, lb, le;
-			w2s_shard(ge - gb, c->rank, c->size, &lb, &le);
-			int64_t n = le - lb;
-			for (int64_t r = 0; r < n; r++) {
-				int64_t row = perm[gb + lb + r];
-				memcpy(xb + r * D, d->x + row * D, (size_t)D * sizeof *xb);
-				yb[r] = d->y[row];
-				if (d->soft)
-					memcpy(tb + r * C, d->soft + row * C, (size_t)C * sizeof *tb);
-				if (kb)
-					memcpy(kb + r * C, d->teacher_logits + row * C,
-					       (size_t)C * sizeof *kb);
+			int64_t gb = s.batch * B, ge = gb + B < N ? gb + B : N;
+			io.step = s.step;
+			io.stop_vote = ckpt && ckpt->stop && *ckpt->stop;
+			struct step_sums sum;
+			if (exact) {
+				exact_step(c, m, &ex, &io, gb, ge, &s.reduce_exp, &sum,
+					   &res->recomputed);
+			} else {
+				int64_t lb, le;
+				w2s_shard(ge - gb, c->rank, c->size, &lb, &le);
+				int64_t n = le - lb;
+				gather_rows(d, perm, gb + lb, n, xb, yb, tb, kb);
+				float scale = 1.0f / (float)(ge - gb);
+				double lsum = 0;
+				float correct = 0;
+				if (n > 0) {
+					const float *logits = w2s_mlp_forward(m, &work, xb, (size_t)n);
+					lsum = step_loss(loss, d, logits, yb, tb, kb, (size_t)n, (size_t)C,
+							 scale, s.step, total, scratch, dlogits);
+					if (!d->regression)
+						correct = (float)w2s_count_correct(logits, yb, (size_t)n,
+										   (size_t)C);
+					/* Writes every gradient: no zeroing pass first. */
+					w2s_mlp_backward_set(m, &work, xb, (size_t)n, dlogits);
+				} else {
+					memset(m->grads, 0, m->nparams * sizeof *m->grads);
+				}
+				m->grads[m->nparams] = (float)lsum;
+				m->grads[m->nparams + 1] = correct;
+				m->grads[m->nparams + 2] = io.stop_vote ? 1.0f : 0.0f;
+				w2s_comm_sum_floats(c, m->grads, ngrad);
+				sum = (struct step_sums){
+					.loss = m->grads[m->nparams],
+					.correct = m->grads[m->nparams + 1],
+					.stopping = m->grads[m->nparams + 2] > 0,
+					.finite = true,
+				};
 			}
-			memset(m->grads, 0, ngrad * sizeof *m->grads);
-			float scale = 1.0f / (float)(ge - gb);
-			double lsum = 0;
-			if (n > 0) {
-				const float *logits = w2s_mlp_forward(m, &work, xb, (size_t)n);
-				lsum = step_loss(loss, d, logits, yb, tb, kb, (size_t)n, (size_t)C, scale,
-						 s.step, total, scratch, dlogits);
-				m->grads[m->nparams + 1] =
-					d->regression ? 0.0f
-						      : (float)w2s_count_correct(logits, yb, (size_t)n,
-										 (size_t)C);
-				w2s_mlp_backward(m, &work, xb, (size_t)n, dlogits);
-			}
-			m->grads[m->nparams] = (float)lsum;
-			m->grads[m->nparams + 2] = ckpt && ckpt->stop && *ckpt->stop ? 1.0f : 0.0f;
-			w2s_comm_sum_floats(c, m->grads, ngrad);
 
 			/* After the sum every rank holds the same numbers, so these
 			 * checks branch alike everywhere. */
-			float step_loss = m->grads[m->nparams];
-			int stopping = m->grads[m->nparams + 2] > 0;
-			grad_norm = w2s_grad_clip(m->grads + off, ntrain, spec->clip);
-			if (!isfinite(step_loss) || !isfinite(grad_norm)) {
+			grad_norm = sum.finite ? w2s_grad_clip(m->grads + off, ntrain, spec->clip) : NAN;
+			if (!isfinite(sum.loss) || !isfinite(grad_norm)) {
 				w2s_log_error("%s: the %s is not finite at step %lld (epoch %lld); a "
 					      "smaller train.lr or a train.clip may help",
-					      log->label, isfinite(step_loss) ? "gradient" : "loss",
+					      log->label, isfinite(sum.loss) ? "gradient" : "loss",
 					      (long long)s.step + 1, (long long)s.epoch + 1);
 				st = W2S_STATUS_NUMERIC;
 				break;
 			}
+			const int stopping = sum.stopping;
 			lr = w2s_optim_step(&opt, m->params + off, m->grads + off);
 			s.step++;
-			s.loss_sum += step_loss;
-			s.correct += m->grads[m->nparams + 1];
+			s.loss_sum += sum.loss;
+			s.correct += sum.correct;
 			s.seen += (double)(ge - gb);
 
 			if (evaluate && (s.step % spec->eval_every == 0 || s.step == total)) {
@@ -321,6 +665,7 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 		st = ckpt->save(ckpt->ctx, m, &opt, &s, 1);
 	}
 
+	exact_free(&ex);
 	free(s.best_params);
 	free(s.trace_rows);
 	free(scratch);
@@ -333,6 +678,57 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	w2s_mlp_work_free(&work);
 	w2s_optim_free(&opt);
 	return st;
+}
+
+double w2s_train_sum_exact(const struct w2s_comm *c, const double *v, int64_t n, int64_t total)
+{
+	/* Each rank's largest |v| in a slot of its own: one integer sum tells
+	 * every rank the largest of all (a double >= 0 orders as its bits do,
+	 * NaN above inf), which sets the grid, as in the training step. */
+	int64_t *slots = w2s_xmalloc((size_t)c->size * sizeof *slots);
+	memset(slots, 0, (size_t)c->size * sizeof *slots);
+	double top = 0.0;
+	bool bad = false;
+	for (int64_t i = 0; i < n; i++) {
+		double a = fabs(v[i]);
+		bad = bad || isnan(a);
+		top = a > top ? a : top;
+	}
+	if (bad)
+		top = NAN;
+	memcpy(&slots[c->rank], &top, sizeof top);
+	w2s_comm_sum_int64(c, slots, (size_t)c->size);
+	int64_t most = 0;
+	for (int r = 0; r < c->size; r++)
+		most = slots[r] > most ? slots[r] : most;
+	free(slots);
+	memcpy(&top, &most, sizeof top);
+	if (!isfinite(top))
+		return NAN;
+	if (top == 0.0)
+		return 0.0;
+	int e, bits = 51;
+	frexp(top, &e); /* every |v| < 2^e */
+	while (bits > 1 && ((int64_t)1 << (62 - bits)) < total)
+		bits--;
+	const double up = ldexp(1.0, bits - e);
+	int64_t sum = 0;
+	for (int64_t i = 0; i < n; i++)
+		sum += llrint(v[i] * up);
+	w2s_comm_sum_int64(c, &sum, 1);
+	return (double)sum * ldexp(1.0, e - bits);
+}
+
+double w2s_train_loss_sum_exact(const struct w2s_comm *c, const float *logits, const int32_t *y,
+				const float *values, int64_t n, int64_t C, int64_t total)
+{
+	double *row = w2s_xmalloc((size_t)n * sizeof *row + 1);
+	for (int64_t r = 0; r < n; r++)
+		row[r] = values ? w2s_sum_squared_diff(logits + r, values + r, 1)
+				: w2s_loss_xent_hard(logits + r * C, y + r, 1, (size_t)C, 0.0f, NULL);
+	double sum = w2s_train_sum_exact(c, row, n, total);
+	free(row);
+	return sum;
 }
 
 void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64_t batch,

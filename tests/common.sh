@@ -27,25 +27,7 @@ mpi() {
 	"$MPIRUN" -n "$n" --bind-to none "$@"
 }
 
-# A small experiment that runs in seconds.
+# A small experiment that runs in seconds (tests/configs/small.yaml).
 small_config() {
-	cat >"$1" <<'YAML'
-seed: 3
-data:
-  rows: {weak_train: 600, transfer: 800, val: 200, test: 1000}
-  latent:
-    signal: 8
-    nuisance: 8
-    views:
-      x: {z: all, u: all}
-      weak: {z: 4, u: 4, noise: 1.0}
-      strong: {z: all}
-models:
-  weak: {view: weak}
-  strong: {view: strong}
-  mlp: {view: x, hidden: [32]}
-train: {epochs: 5, batch: 32, lr: 0.02}
-w2s: {weak: weak, strong: [strong, mlp]}
-log: {every: 20}
-YAML
+	cp "$W2S_SRCDIR/tests/configs/small.yaml" "$1"
 }

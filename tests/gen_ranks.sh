@@ -1,6 +1,7 @@
 #!/bin/sh
 # `w2s gen` writes the same data.h5 bytes on 1, 2 and 3 ranks, for both
-# tasks, and the file reads back in h5dump.
+# tasks and for rows wide enough to be written in many blocks, and the file
+# reads back in h5dump.
 . "$(dirname "$0")/common.sh"
 small_config "$TMP/latent.yaml"
 cat >"$TMP/teacher.yaml" <<'YAML'
@@ -9,7 +10,21 @@ data:
   rows: {weak_train: 301, transfer: 257, val: 99, test: 503}
   teacher: {dim: 10, width: 16, depth: 2, classes: 3, label_noise: 0.1}
 YAML
-for task in latent teacher; do
+# Wide rows: the rows are made and written a few MB at a time, so here a
+# rank's share takes many blocks, the last one short.
+cat >"$TMP/wide.yaml" <<'YAML'
+data:
+  rows: {weak_train: 301, transfer: 257, val: 99, test: 503}
+  latent:
+    signal: 2000
+    nuisance: 2000
+    label_noise: 0.1
+    views:
+      x: {z: all, u: all}
+      weak: {z: 100, u: 100, noise: 1.5}
+      strong: {z: all}
+YAML
+for task in latent teacher wide; do
 	for n in 1 2 3; do
 		mpi "$n" "$W2S" gen "$TMP/$task.yaml" --out "$TMP/$task-$n" --quiet ||
 			fail "w2s gen $task on $n ranks"

@@ -151,4 +151,15 @@ bad nofile "data.import.path: cannot read '$TMP/none.h5'" run "$C" \
 	--set data.import.path="$TMP/none.h5" --out "$TMP/o16"
 bad notdata "is not a w2s data file" run "$C" --set data.import.path="$TMP/arrays/emb.h5" --out "$TMP/o17"
 [ ! -e "$TMP/o1/data.h5" ] && [ ! -e "$TMP/o1/data.h5.tmp" ] || fail "a failed import left a file"
+# In words: the data file shows its import spec, the run where its data are;
+# the report finds the data file through run.h5.
+"$W2S" inspect "$TMP/data/data.h5" >"$TMP/inspect.txt" || fail "w2s inspect of imported data"
+grep -q "imported by .w2s import. from 3000 source rows" "$TMP/inspect.txt" &&
+	grep -q "views: large = .*large.npy; small = .*small.npy" "$TMP/inspect.txt" &&
+	! grep -q "^config:" "$TMP/inspect.txt" || fail "inspect of imported data: $(cat "$TMP/inspect.txt")"
+"$W2S" inspect "$TMP/run/run.h5" | grep -q "config: import task, data from $TMP/data/data.h5" ||
+	fail "inspect of a run on imported data does not say where its data are"
+"$PYTHON3" "$W2S_SRCDIR/analysis/report.py" "$TMP/run" --out "$TMP/report" >"$TMP/report.log" 2>&1 ||
+	fail "report.py on a run of imported data: $(cat "$TMP/report.log")"
+! grep -q "data.h5" "$TMP/report.log" || fail "report.py did not find the imported data: $(cat "$TMP/report.log")"
 echo "import: ok"

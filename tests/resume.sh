@@ -142,7 +142,9 @@ if [ ! -f "$out/run.h5" ]; then
 	head -c 3000 "$newest" >"$newest.cut" && mv "$newest.cut" "$newest"
 	mpi 2 "$W2S" run "$TMP/cfg.yaml" --out "$out" --resume >"$TMP/damaged.log" 2>&1 ||
 		{ cat "$TMP/damaged.log"; fail "resume past a damaged checkpoint"; }
-	grep -q "skipping checkpoint" "$TMP/damaged.log" || fail "no warning about the damaged checkpoint"
+	grep -q "^w2s: warning.*$newest.*skipping it for the one before it" "$TMP/damaged.log" ||
+		fail "no warning about the damaged checkpoint: $(cat "$TMP/damaged.log")"
+	! grep -q "^w2s: error" "$TMP/damaged.log" || fail "an error for a damaged checkpoint"
 	same "$out" || fail "resume past a damaged checkpoint differs"
 	echo "damaged newest checkpoint skipped; result bit-identical"
 fi

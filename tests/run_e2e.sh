@@ -55,4 +55,14 @@ if not progress or not all({"model", "step", "loss", "lr", "rank", "time"} <= se
     sys.exit("progress objects lack their fields")
 print(f"--log-format json: {len(rows)} lines, {len(progress)} progress objects")
 PY
+# Errors too, also those that one rank alone saw (a file it could not write).
+touch "$TMP/plain"
+if mpi 2 "$W2S" run "$TMP/small.yaml" --out "$TMP/plain/x" --log-format json 2>"$TMP/json.err"; then
+	fail "a run into a file's path succeeded"
+fi
+"$PYTHON3" - "$TMP/json.err" <<'PY' || fail "--log-format json errors: $(cat "$TMP/json.err")"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+assert len(rows) == 1 and rows[0]["level"] == "error" and "plain" in rows[0]["msg"], rows
+PY
 echo "run_e2e: ok"

@@ -103,25 +103,9 @@ done
 # --signal=B:USR1@60 sends a minute before the time limit) checkpoints, exits
 # 8, is requeued and resumes to the results of a run never stopped; a
 # cancelled trial stops alike but stays cancelled.
-cat >"$TMP/long.yaml" <<'YAML'
-seed: 3
-data:
-  rows: {weak_train: 4000, transfer: 4000, val: 200, test: 1000}
-  latent:
-    signal: 8
-    nuisance: 8
-    views:
-      x: {z: all, u: all}
-      weak: {z: 4, u: 4, noise: 1.0}
-      strong: {z: all}
-models:
-  weak: {view: weak}
-  strong: {view: strong}
-  mlp: {view: x, hidden: [64]}
-train: {epochs: 16, batch: 32, lr: 0.003}
-w2s: {weak: weak, strong: [strong, mlp]}
-checkpoint: {every: 100}
-YAML
+"$W2S" config "$W2S_SRCDIR/tests/configs/small.yaml" --set data.rows.weak_train=4000 \
+	--set data.rows.transfer=4000 --set 'models.mlp.hidden=[64]' --set train.epochs=16 \
+	--set train.lr=0.003 --set log.every=50 --set checkpoint.every=100 >"$TMP/long.yaml"
 printf 'config: long.yaml\nseeds: [3]\n' >"$TMP/one.yaml"
 "$W2S" sweep expand "$TMP/one.yaml" --out "$TMP/requeue" --quiet
 "$W2S" sweep expand "$TMP/one.yaml" --out "$TMP/cancel" --quiet

@@ -660,7 +660,7 @@ static void reference_and_doc_name_every_key(void **state)
 		"train.optimizer", "train.lr", "train.lr_min", "train.schedule", "train.warmup",
 		"train.batch", "train.epochs", "train.weight_decay", "train.momentum", "train.beta1",
 		"train.beta2", "train.eps", "train.clip", "train.eval_every", "train.patience",
-		"train.stop_on", "w2s.weak", "w2s.strong", "w2s.loss", "w2s.confidence.alpha",
+		"train.stop_on", "train.reduce", "train.micro_batch", "w2s.weak", "w2s.strong", "w2s.loss", "w2s.confidence.alpha",
 		"w2s.confidence.warmup", "w2s.product.b", "w2s.product.c", "w2s.filter.method",
 		"w2s.filter.keep", "w2s.filter.k", "w2s.chain", "log.every", "checkpoint.every",
 		"checkpoint.keep", "kd.models", "kd.temperature", "kd.weight", "cascade.enabled",

@@ -1,6 +1,7 @@
 /*
  * test_rng.c: the counter-based streams give the distributions they claim
- * and the same numbers for the same (seed, stream, index), whoever asks.
+ * and the same numbers for the same (seed, stream, index), whoever asks and
+ * however many rows they ask for at once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +34,77 @@ static void normals_have_mean_zero_and_variance_one(void **state)
 	assert_true(fabs(mean) < 0.011);
 	assert_true(fabs(var - 1.0) < 0.016);
 	free(z);
+}
+
+/* The float transform against Box-Muller computed in double from the same
+ * Philox words: the radius from u = (w0 / 2 + 1/2) / 2^31 (w0 / 2 rounded to
+ * float, as the generator takes it), the angle 2 pi w1 / 2^32.  Float
+ * rounding alone differs, a few ulps of |z| <= 6.7. */
+static void normals_are_box_muller_of_the_philox_words(void **state)
+{
+	enum { N = 1 << 18 };
+	float *z = malloc(N * sizeof *z);
+	w2s_rng_normals(5, 3, 17, z, N);
+	double worst = 0;
+	for (size_t j = 0; j < N; j += 4) {
+		uint32_t w[4];
+		w2s_rng_u32x4(5, 3, 17, (uint32_t)(j / 4), w);
+		for (int p = 0; p < 2; p++) {
+			float x = (float)(int32_t)(w[2 * p] >> 1) + 0.5f;
+			double r = sqrt(-2.0 * log((double)x / 2147483648.0));
+			double t = 6.283185307179586 * ((double)w[2 * p + 1] / 4294967296.0);
+			worst = fmax(worst, fabs(z[j + 2 * p] - r * cos(t)));
+			worst = fmax(worst, fabs(z[j + 2 * p + 1] - r * sin(t)));
+		}
+	}
+	printf("largest difference from Box-Muller in double: %.3g\n", worst);
+	assert_true(worst < 2e-6);
+	free(z);
+}
+
+/* The tails: P(|z| > 3) = 0.0026998, and nothing beyond the largest radius
+ * 31 bits give, sqrt(2 ln 2^32). */
+static void normals_have_gaussian_tails(void **state)
+{
+	enum { N = 1 << 21 };
+	float *z = malloc(N * sizeof *z);
+	w2s_rng_normals_rows(11, W2S_STREAM_LATENT_U, 0, N / 32, 32, z, 32);
+	int64_t beyond3 = 0;
+	double largest = 0;
+	for (int i = 0; i < N; i++) {
+		beyond3 += fabs(z[i]) > 3;
+		largest = fmax(largest, fabs(z[i]));
+	}
+	double p = (double)beyond3 / N, se = sqrt(0.0027 / N);
+	printf("P(|z| > 3) = %.6f (expected 0.002700 +- %.6f), largest |z| %.3f\n", p, se, largest);
+	assert_true(fabs(p - 0.0026998) < 5 * se);
+	assert_true(largest <= sqrt(2 * 32 * log(2.0)) + 1e-4);
+	free(z);
+}
+
+/* Rows at once are the rows one by one, bit for bit: short and long rows,
+ * rows cut inside a block of 4, a row stride wider than the row, counts
+ * that do not fill the last vector, and indices whose high word changes. */
+static void rows_at_once_are_the_rows_one_by_one(void **state)
+{
+	const size_t widths[] = {1, 3, 4, 7, 16, 33};
+	const size_t counts[] = {1, 5, 64, 101};
+	const uint64_t starts[] = {0, 12345, (UINT64_C(1) << 32) - 50};
+	float got[101 * 40], want[40];
+	for (size_t a = 0; a < sizeof widths / sizeof *widths; a++)
+		for (size_t b = 0; b < sizeof counts / sizeof *counts; b++)
+			for (size_t c = 0; c < sizeof starts / sizeof *starts; c++)
+				for (size_t extra = 0; extra < 2; extra++) {
+					size_t n = widths[a], rows = counts[b], ld = n + 3 * extra;
+					memset(got, 0, sizeof got);
+					w2s_rng_normals_rows(8, 2, starts[c], rows, n, got, ld);
+					for (size_t r = 0; r < rows; r++) {
+						w2s_rng_normals(8, 2, starts[c] + r, want, n);
+						assert_memory_equal(got + r * ld, want, n * sizeof(float));
+						for (size_t j = n; j < ld; j++)
+							assert_true(got[r * ld + j] == 0.0f); /* untouched */
+					}
+				}
 }
 
 static void a_shorter_draw_is_a_prefix_of_a_longer_one(void **state)
@@ -111,6 +183,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(normals_have_mean_zero_and_variance_one),
+		cmocka_unit_test(normals_are_box_muller_of_the_philox_words),
+		cmocka_unit_test(normals_have_gaussian_tails),
+		cmocka_unit_test(rows_at_once_are_the_rows_one_by_one),
 		cmocka_unit_test(a_shorter_draw_is_a_prefix_of_a_longer_one),
 		cmocka_unit_test(seeds_streams_and_indices_give_different_numbers),
 		cmocka_unit_test(uniforms_are_inside_the_open_unit_interval_with_mean_one_half),

@@ -81,6 +81,39 @@ static void a_shard_holds_the_same_rows_as_the_whole(void **state)
 	w2s_config_free(&c);
 }
 
+/* The gen stage refills one small shard block after block: each block
+ * must hold the rows that one big shard holds, for a class task with label
+ * noise and for a regression task with noise on its value. */
+static void blocks_of_a_reused_shard_are_the_rows_of_the_whole(void **state)
+{
+	const char *class_sets[] = {"data.latent.label_noise=0.1", "data.latent.classes=3"};
+	const char *regression_sets[] = {"data.latent.target=regression",
+					 "data.latent.label_noise=0.5"};
+	const char *const *sets[] = {class_sets, regression_sets};
+	for (int t = 0; t < 2; t++) {
+		struct w2s_config c;
+		load(&c, sets[t], 2);
+		struct w2s_task_shard all, part;
+		assert_int_equal(w2s_task_generate(&c, 0, 1000, &all), W2S_STATUS_OK);
+		assert_int_equal(w2s_task_shard_init(&c, 97, &part), W2S_STATUS_OK);
+		for (int64_t b = 0; b < 1000; b += 97) {
+			int64_t e = b + 97 < 1000 ? b + 97 : 1000;
+			w2s_task_fill(&c, b, e, &part);
+			for (int v = 0; v < all.nviews; v++)
+				assert_memory_equal(part.x[v], all.x[v] + b * all.width[v],
+						    (size_t)((e - b) * all.width[v]) * sizeof(float));
+			assert_memory_equal(part.target, all.target + b, (size_t)(e - b) * sizeof(int32_t));
+			if (t == 1)
+				assert_memory_equal(part.value, all.value + b,
+						    (size_t)(e - b) * sizeof(float));
+		}
+		w2s_task_shard_free(&part);
+		w2s_task_shard_free(&part); /* twice is safe */
+		w2s_task_shard_free(&all);
+		w2s_config_free(&c);
+	}
+}
+
 /* The strong view is z, and the label is the argmax of a linear function
  * of z: so some direction separates the classes perfectly.  Least squares
  * on +-1 targets finds a direction that classifies nearly all rows; the
@@ -207,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(latent_views_are_the_documented_parts_of_z_and_u),
 		cmocka_unit_test(a_shard_holds_the_same_rows_as_the_whole),
+		cmocka_unit_test(blocks_of_a_reused_shard_are_the_rows_of_the_whole),
 		cmocka_unit_test(labels_follow_the_signal_that_the_strong_view_sees),
 		cmocka_unit_test(label_noise_flips_the_requested_fraction_and_nothing_else),
 	};

@@ -21,26 +21,11 @@ ANALYSIS = os.path.dirname(HERE)
 SRCDIR = os.environ.get("W2S_SRCDIR", os.path.dirname(ANALYSIS))
 sys.path.insert(0, ANALYSIS)
 
-TINY = """\
-seed: 3
-data:
-  rows: {weak_train: 1000, transfer: 1000, val: 100, test: 1000}
-  latent:
-    signal: 8
-    nuisance: 8
-    views:
-      x: {z: all, u: all}
-      weak: {z: 4, u: 4, noise: 1.0}
-      strong: {z: all}
-models:
-  weak: {view: weak}
-  strong: {view: strong}
-  mlp: {view: x, hidden: [16]}
-train: {epochs: 4, batch: 32, eval_every: 20}
-w2s: {weak: weak, strong: [strong, mlp]}
-kd: {models: [strong]}
-log: {every: 10}
-"""
+# tests/configs/small.yaml, shrunk to run in about a second, with val
+# scores in the traces and a kd model (as `w2s config --set` overrides).
+TINY = ["data.rows.weak_train=1000", "data.rows.transfer=1000", "data.rows.val=100",
+        "models.mlp.hidden=[16]", "train.epochs=4", "train.lr=0.01", "train.eval_every=20",
+        "kd.models=[strong]", "log.every=10"]
 
 
 def w2s_binary():
@@ -56,9 +41,20 @@ METHODS = ["w2s.filter.method=confidence", "w2s.filter.keep=0.8", "synth.models=
            "synth.rows=500", "cascade.enabled=false"]
 
 
+def small_config(path, sets):
+    """Writes to path tests/configs/small.yaml with `--set` overrides, as
+    `w2s config` prints it: every key given."""
+    args = [w2s_binary(), "config", os.path.join(SRCDIR, "tests", "configs", "small.yaml")]
+    for s in sets:
+        args += ["--set", s]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 0, f"w2s config failed ({proc.returncode}): {proc.stderr}"
+    path.write_text(proc.stdout)
+
+
 def make_run(base, sets):
     cfg = base / "tiny.yaml"
-    cfg.write_text(TINY)
+    small_config(cfg, TINY)
     out = base / "run"
     env = dict(os.environ, BLIS_NUM_THREADS="1")
     args = [w2s_binary(), "run", str(cfg), "--out", str(out), "--quiet"]

@@ -19,15 +19,35 @@ struct w2s_comm {
 	MPI_Comm comm; /* a dup of the world; MPI_COMM_NULL when zeroed */
 	int rank;
 	int size;
+	/* w2s_comm_sum_floats' own ring (see there).  init sets both sizes to
+	 * their defaults; a test may lower ring_chunk (never raise it) and
+	 * ring_min, alike on every rank, to walk the ring through many small
+	 * pieces. */
+	float *ring_slots;  /* (W2S_COMM_RING_SLOTS, W2S_COMM_RING_CHUNK) receive
+			     * buffers, owned; NULL on one rank */
+	size_t ring_chunk;  /* floats per message, 1 .. W2S_COMM_RING_CHUNK */
+	size_t ring_min;    /* the ring runs once n / size >= ring_min */
 };
+
+/* The ring's messages in flight each way, and its largest message in
+ * floats: 256 KiB, so a slot is still in cache when it is added (four fill
+ * the 1 MiB L2 of a core here); over TCP smaller messages were slower. */
+#define W2S_COMM_RING_SLOTS 4
+#define W2S_COMM_RING_CHUNK 65536
 
 /* Collective: duplicates `world` into c. */
 void w2s_comm_init(struct w2s_comm *c, MPI_Comm world);
 /* Collective: frees the duplicate; safe on a zeroed struct and twice. */
 void w2s_comm_free(struct w2s_comm *c);
 
-/* Collective: in-place sum of buf (n) over ranks. */
+/* Collective: in-place sum of buf (n) over ranks; every rank ends with the
+ * same bytes, and the same inputs on the same rank count give the same
+ * bytes on every run.  Large buffers (n / size >= c->ring_min) go through
+ * its own pipelined ring, reduce-scatter then allgather, adding each piece
+ * in a fixed order while the next one travels; small ones through
+ * MPI_Allreduce.  No allocation. */
 void w2s_comm_sum_floats(const struct w2s_comm *c, float *buf, size_t n);
+/* Collective: in-place sum of buf (n) over ranks. */
 void w2s_comm_sum_doubles(const struct w2s_comm *c, double *buf, size_t n);
 void w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n);
 

@@ -54,6 +54,14 @@ int w2s_mkdir_p(const char *path);
  * W2S_STATUS_IO after keeping one message (w2s_log_error_local). */
 enum w2s_status w2s_write_file_atomic(const char *path, const char *text, unsigned mode);
 
+/* bytes in words for a message: "512 B", "300 KiB", "1.5 GiB".  Returns
+ * buf. */
+const char *w2s_bytes_words(double bytes, char *buf, size_t size);
+
+/* Room left for an unprivileged writer on the file system of path, in
+ * bytes, or -1 when it cannot be asked. */
+double w2s_free_bytes(const char *path);
+
 /* *out = a * b; returns 0, or -1 (leaving *out untouched) on overflow. */
 int w2s_mul_size(size_t a, size_t b, size_t *out);
 

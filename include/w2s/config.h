@@ -81,6 +81,14 @@ enum w2s_stop_on {
 	W2S_STOP_ON_TEACHER,   /* agreement on val with the model's training targets */
 };
 
+/* How a training step sums the gradients of the ranks (train.reduce). */
+enum w2s_reduce {
+	W2S_REDUCE_DEFAULT = 0, /* each rank its share of the batch, one float allreduce: the
+				 * result depends on the number of ranks by rounding */
+	W2S_REDUCE_EXACT,       /* fixed micro-batches summed as integers: the same bits on
+				 * any number of ranks (train.h) */
+};
+
 /* A list of model names. */
 struct w2s_name_list {
 	int n;
@@ -133,6 +141,8 @@ struct w2s_train_spec {
 	int64_t eval_every;  /* steps between evaluations on val (trace); 0 = none */
 	int64_t patience;    /* evaluations without improvement before stopping; 0 = never */
 	enum w2s_stop_on stop_on;
+	enum w2s_reduce reduce;
+	int64_t micro_batch; /* exact: rows of a micro-batch, the unit one rank computes */
 	int probe;           /* not a key of train: copied from models.NAME.probe */
 };
 

@@ -29,6 +29,8 @@
 struct w2s_h5 {
 	hid_t file; /* H5I_INVALID_HID when closed */
 	char path[4096];
+	bool broken; /* a write to it failed on this rank: it is never closed */
+	bool tmp;    /* made by w2s_h5_create_tmp: path is NAME.tmp */
 };
 
 enum w2s_h5_type {
@@ -45,6 +47,20 @@ const char *w2s_h5_library_version(void);
 
 /* Collective: creates path (replacing a file of that name) with MPI-IO. */
 enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path);
+/* Collective: creates path.tmp, for a file that takes the name path only
+ * when whole (w2s_h5_commit): whoever finds path finds it complete. */
+enum w2s_status w2s_h5_create_tmp(struct w2s_h5 *f, const struct w2s_comm *c, const char *path);
+/* Collective: finishes a file made by w2s_h5_create_tmp.  st is how writing
+ * it went (agreed).  When st is W2S_STATUS_OK, the file closes on every
+ * rank and rank 0 renames it to its name.  Otherwise, or when any rank
+ * failed a write to it or finds under 1 MiB left on its file system, the
+ * file is abandoned: not closed (the ranks may then be in different states
+ * inside HDF5, where a close waits for ever or crashes), and rank 0 removes
+ * it, so a full disk is left as it was.  Returns the agreed status. */
+enum w2s_status w2s_h5_commit(struct w2s_h5 *f, const struct w2s_comm *c, enum w2s_status st);
+/* How many files this process abandoned.  When any, it must end without
+ * MPI_Finalize: HDF5 would close them there, and crash or wait for ever. */
+int w2s_h5_abandoned(void);
 /* Collective: opens an existing file read-only with MPI-IO.  A file that is
  * missing, not HDF5, or truncated gives W2S_STATUS_IO on every rank. */
 enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const char *path);
@@ -59,6 +75,28 @@ enum w2s_status w2s_h5_close(struct w2s_h5 *f);
 enum w2s_status w2s_h5_write_rows(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
 				  enum w2s_h5_type t, int64_t rows, int64_t cols, int64_t begin,
 				  int64_t count, const void *data);
+
+/* A dataset of shape (rows, cols), or (rows) when cols == 0, written block
+ * by block: for data that one rank makes in pieces (data.h5's views), so
+ * that no rank holds its whole share at once. */
+struct w2s_h5_rows {
+	hid_t dset; /* H5I_INVALID_HID when closed */
+	enum w2s_h5_type type;
+	int64_t rows, cols;
+	char path[256];
+};
+/* Collective: creates dataset `path` (and its groups), its storage
+ * allocated now and never filled: every row must then be written. */
+enum w2s_status w2s_h5_rows_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path,
+				   enum w2s_h5_type t, int64_t rows, int64_t cols,
+				   struct w2s_h5_rows *d);
+/* Not collective: writes rows [begin, begin + count) from data (count,
+ * cols), with the rank's own I/O calls; ranks call it any number of times.
+ * On failure, has printed one line; the caller agrees with the others. */
+enum w2s_status w2s_h5_rows_write(struct w2s_h5 *f, struct w2s_h5_rows *d, int64_t begin,
+				  int64_t count, const void *data);
+/* Collective: closes the dataset; safe on a closed one. */
+void w2s_h5_rows_close(struct w2s_h5_rows *d);
 
 /* Not collective: reads rows [begin, begin + count) of `path` into data
  * (count, cols).  The dataset must be 2-D with `cols` columns (1-D when

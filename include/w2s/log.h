@@ -39,6 +39,15 @@ void w2s_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void w2s_log_error_local(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the kept message (print true) or drops it; either way clears it. */
 void w2s_log_flush_local(int print);
+/* For a failure w2s recovers from (a damaged checkpoint skipped for an
+ * older one): until called again with NULL, kept messages print as
+ * warnings with `then` appended ("; using the one before it").  `then` must
+ * outlive that. */
+void w2s_log_local_as_warning(const char *then);
+/* Until called again with NULL, every error message starts with prefix
+ * ("cannot resume the run: "), so that a message from deep down says what
+ * it stopped.  prefix must outlive that. */
+void w2s_log_context(const char *prefix);
 
 /* Tell the logger the world size so local errors name their rank. */
 void w2s_log_set_world(int size);

@@ -30,10 +30,18 @@ enum {
 void w2s_rng_u32x4(uint64_t seed, uint32_t stream, uint64_t index, uint32_t block,
 		   uint32_t out[4]);
 
-/* out[0..n) = standard normals for item `index` (Box-Muller on 32-bit
- * uniforms, computed in double).  out[j] depends only on (seed, stream,
- * index, j), so a prefix of a longer draw is the shorter draw. */
+/* out[0..n) = standard normals for item `index`: Box-Muller in float on
+ * the words of block j / 4, the radius from 31 bits (|z| up to 6.66), the
+ * angle from 32, within a few float ulps of the exact transform.  out[j]
+ * depends only on (seed, stream, index, j), so a prefix of a longer draw is
+ * the shorter draw. */
 void w2s_rng_normals(uint64_t seed, uint32_t stream, uint64_t index, float *out, size_t n);
+
+/* Rows at once: out[r * ld + j] = w2s_rng_normals(seed, stream, index + r)[j]
+ * for r < rows, j < n (ld >= n); vectorized across rows, so short rows
+ * cost no more per number than long ones. */
+void w2s_rng_normals_rows(uint64_t seed, uint32_t stream, uint64_t index, size_t rows,
+			  size_t n, float *out, size_t ld);
 
 /* out[0..n) = uniforms in the open interval (0, 1), double precision
  * (53 random bits each). */

@@ -21,15 +21,18 @@
 
 #include "w2s/config.h"
 
-/* Rows [begin, end) of every view and of the target. */
+/* Rows [begin, end) of every view and of the target, in buffers that hold
+ * up to `capacity` rows (so one shard can be refilled block after block). */
 struct w2s_task_shard {
 	int64_t begin, end;
+	int64_t capacity;
 	int nviews;
 	int64_t width[W2S_MAX_VIEWS];
 	const char *name[W2S_MAX_VIEWS]; /* views of the config, not owned */
-	float *x[W2S_MAX_VIEWS];         /* (end - begin, width[v]) owned */
-	int32_t *target;                 /* (end - begin) owned: class ids */
-	float *value;                    /* (end - begin) owned: real targets (regression), else NULL */
+	float *x[W2S_MAX_VIEWS];         /* (capacity, width[v]) owned */
+	int32_t *target;                 /* (capacity) owned: class ids */
+	float *value;                    /* (capacity) owned: real targets (regression), else NULL */
+	float *scratch;                  /* owned: the latent z and u of a block */
 };
 
 /* Total rows of all splits, and the row range of one split. */
@@ -41,10 +44,19 @@ void w2s_task_split_range(const struct w2s_config *c, enum w2s_split s, int64_t 
 int w2s_task_nviews(const struct w2s_config *c);
 const char *w2s_task_view_name(const struct w2s_config *c, int v);
 
-/* Generates rows [begin, end).  Returns W2S_STATUS_NOMEM when the shard does
- * not fit in memory (s is then zeroed), else W2S_STATUS_OK. */
+/* Allocates s for up to `capacity` rows, holding none yet.  Returns
+ * W2S_STATUS_NOMEM when it does not fit in memory (s is then zeroed), else
+ * W2S_STATUS_OK. */
+enum w2s_status w2s_task_shard_init(const struct w2s_config *c, int64_t capacity,
+				    struct w2s_task_shard *s);
+/* Fills s with rows [begin, end), end - begin <= s->capacity: the same
+ * values whatever else s held and however the rows are cut into calls. */
+void w2s_task_fill(const struct w2s_config *c, int64_t begin, int64_t end,
+		   struct w2s_task_shard *s);
+/* Both at once: a shard of exactly rows [begin, end). */
 enum w2s_status w2s_task_generate(const struct w2s_config *c, int64_t begin, int64_t end,
 				  struct w2s_task_shard *s);
+/* Safe on a zeroed or freed shard, and twice. */
 void w2s_task_shard_free(struct w2s_task_shard *s);
 
 #endif

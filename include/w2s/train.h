@@ -9,6 +9,23 @@
  * arithmetic on every rank, so the parameters stay identical; the number of
  * ranks changes the result only through the order of the sum.
  *
+ * With spec->reduce exact it does not change the result at all.  The batch
+ * is cut into micro-batches of spec->micro_batch rows, a partition that
+ * does not depend on the number of ranks; each rank takes a contiguous
+ * block of them and computes each one's gradient alone (forward and
+ * backward on its rows: the same shapes and inputs give the same bits).
+ * A micro-batch's gradient is rounded to a fixed-point int64 grid, 2^-q
+ * with q shared by all ranks, and the integers are summed, locally and
+ * then over ranks: integer sums do not depend on their grouping.  The
+ * grid comes from the largest |gradient| of the step before (a few bits of
+ * headroom); when this step's largest falls outside it, which every rank
+ * learns from the same allreduce, the step is computed again on a grid
+ * that fits.  The loss of each micro-batch travels in a slot of its own
+ * and is summed in micro-batch order.  The step still takes one allreduce
+ * (of int64, twice the bytes), and costs a pass over a micro-batch's
+ * gradient per micro-batch; losses that look at the whole batch (the
+ * confidence loss's hardening) look at the micro-batch instead.
+ *
  * Dimension legend: N rows of the split, n rows on this rank, D the view's
  * width, C classes, B the global batch.
  *
@@ -81,6 +98,7 @@ struct w2s_train_state {
 	int64_t best_step;   /* the step it was reached at (0: none yet) */
 	int64_t bad_evals;   /* evaluations since it improved */
 	float *best_params;  /* (nparams) parameters at best_step, or NULL without early stopping */
+	int64_t reduce_exp;  /* reduce exact: the next step's gradients are below 2^reduce_exp */
 	int64_t ntrace;      /* trace rows so far, in trace_rows */
 	struct w2s_trace_row *trace_rows; /* (capacity) every trace row written, owned by the loop */
 };
@@ -108,6 +126,7 @@ struct w2s_train_result {
 	double seconds;
 	double last_loss;   /* mean over the last logged interval */
 	double samples_per_s;
+	int64_t recomputed; /* reduce exact: steps computed again on a grid that fits */
 };
 
 /* Collective: trains m from its current parameters on d with the
@@ -131,6 +150,20 @@ void w2s_train_trainable(const struct w2s_mlp *m, int probe, size_t *offset, siz
 /* Steps a model takes with this spec on n rows (epochs * batches). */
 int64_t w2s_train_total_steps(const struct w2s_train_spec *spec, int64_t n);
 
+/* Collective: the sum of the values of every rank (v, n on this rank;
+ * total over all ranks), the same bits however the values are split among
+ * the ranks: each is rounded to a grid of at most 2^-50 of the largest |v|
+ * (coarser beyond 2^11 values, so that the sum fits an int64) and the
+ * integers are summed.  NaN when a value is not finite.  For what models
+ * with train.reduce exact report. */
+double w2s_train_sum_exact(const struct w2s_comm *c, const double *v, int64_t n, int64_t total);
+
+/* Collective: w2s_train_sum_exact of the losses of this rank's n rows:
+ * cross-entropy of logits (n, C) against y, or with values (n) the squared
+ * error of logits (n, C = 1) against them. */
+double w2s_train_loss_sum_exact(const struct w2s_comm *c, const float *logits, const int32_t *y,
+				const float *values, int64_t n, int64_t C, int64_t total);
+
 /* Not collective: logits (n, C) of rows x (n, D) in batches of `batch`;
  * probs (n, C) and pred (n) are filled when not NULL. */
 void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64_t batch,
@@ -141,7 +174,8 @@ void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64
  * DIR/<name>-<step>.h5 holds /params, /adam_m, /adam_v (written collectively,
  * each rank its share), /best_params with early stopping, /trace (the trace
  * rows so far) and as attributes the state (step, epoch, batch, sums, the
- * early-stopping counters), final, seed and stream of the batch order,
+ * early-stopping counters, the exponent of the exact reduction), final,
+ * seed and stream of the batch order,
  * world size and the config (canonical JSON).  It is
  * written under a temporary name and renamed when complete, so a file with
  * the final name is always whole. */
