@@ -163,12 +163,41 @@ static void add_floats(float *restrict dst, const float *restrict src, size_t n)
 		dst[i] += src[i];
 }
 
-static void sum_ring(const struct w2s_comm *c, float *buf, size_t n)
+/* dst += src (n), for the exact reduction's integers: associative, so
+ * any order gives the same bits. */
+static void add_int64(int64_t *restrict dst, const int64_t *restrict src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (int64_t)((uint64_t)dst[i] + (uint64_t)src[i]);
+}
+
+/* What the ring sums: floats, or int64 in chunks of half as many
+ * elements, so that a chunk fits a receive slot all the same. */
+struct ring_type {
+	MPI_Datatype mpi;
+	size_t elem;
+};
+
+static void add_chunk(const struct ring_type *t, void *dst, const void *src, size_t n)
+{
+	if (t->mpi == MPI_FLOAT)
+		add_floats(dst, src, n);
+	else
+		add_int64(dst, src, n);
+}
+
+static void sum_ring(const struct w2s_comm *c, void *vbuf, size_t n, const struct ring_type *t)
 {
 	enum { W = W2S_COMM_RING_SLOTS };
 	const int p = c->size, me = c->rank;
 	const int next = (me + 1) % p, prev = (me + p - 1) % p;
-	const struct ring g = {.n = n, .chunk = c->ring_chunk, .p = p, .steps = 2 * (p - 1)};
+	char *buf = vbuf;
+	/* A slot holds W2S_COMM_RING_CHUNK floats' bytes. */
+	const size_t chunk = c->ring_chunk * sizeof(float) / t->elem > 0
+				     ? c->ring_chunk * sizeof(float) / t->elem
+				     : 1;
+	const size_t slot = (size_t)W2S_COMM_RING_CHUNK * sizeof(float);
+	const struct ring g = {.n = n, .chunk = chunk, .p = p, .steps = 2 * (p - 1)};
 	/* Receives posted and processed follow prev's stream; sends posted and
 	 * completed follow this rank's.  Both complete in order. */
 	struct ring_pos rpost = ring_start(&g, prev), rdone = rpost;
@@ -188,24 +217,24 @@ static void sum_ring(const struct w2s_comm *c, float *buf, size_t n)
 		 * completed: a receive must not write where a send may still
 		 * read. */
 		while (rpost.step < g.steps && np - nd < W) {
-			float *dst;
+			char *dst;
 			if (rpost.step < p - 1) {
-				dst = c->ring_slots + (size_t)(np % W) * W2S_COMM_RING_CHUNK;
+				dst = (char *)c->ring_slots + (size_t)(np % W) * slot;
 			} else {
 				int j = rpost.step - (p - 1);
 				if (!(sdone.step > j || (sdone.step == j && sdone.lo > rpost.lo)))
 					break;
-				dst = buf + rpost.lo;
+				dst = buf + rpost.lo * t->elem;
 			}
-			W2S_CHECK(MPI_Irecv(dst, ring_len(&g, &rpost), MPI_FLOAT, prev, RING_TAG,
+			W2S_CHECK(MPI_Irecv(dst, ring_len(&g, &rpost), t->mpi, prev, RING_TAG,
 					    c->comm, &rreq[np % W]) == MPI_SUCCESS);
 			ring_next(&g, prev, &rpost);
 			np++;
 		}
 		/* The sends that are ready, up to W in flight. */
 		while (spost.step < g.steps && ns < n0 + nd && ns - nc < W) {
-			W2S_CHECK(MPI_Isend(buf + spost.lo, ring_len(&g, &spost), MPI_FLOAT, next,
-					    RING_TAG, c->comm, &sreq[ns % W]) == MPI_SUCCESS);
+			W2S_CHECK(MPI_Isend(buf + spost.lo * t->elem, ring_len(&g, &spost), t->mpi,
+					    next, RING_TAG, c->comm, &sreq[ns % W]) == MPI_SUCCESS);
 			ring_next(&g, me, &spost);
 			ns++;
 		}
@@ -225,9 +254,9 @@ static void sum_ring(const struct w2s_comm *c, float *buf, size_t n)
 		}
 		W2S_CHECK(which == 0);
 		if (rdone.step < p - 1)
-			add_floats(buf + rdone.lo,
-				   c->ring_slots + (size_t)(nd % W) * W2S_COMM_RING_CHUNK,
-				   (size_t)ring_len(&g, &rdone));
+			add_chunk(t, buf + rdone.lo * t->elem,
+				  (char *)c->ring_slots + (size_t)(nd % W) * slot,
+				  (size_t)ring_len(&g, &rdone));
 		ring_next(&g, prev, &rdone);
 		nd++;
 	}
@@ -238,8 +267,9 @@ void w2s_comm_sum_floats(const struct w2s_comm *c, float *buf, size_t n)
 	if (c->size == 1)
 		return;
 	W2S_CHECK(c->ring_slots && c->ring_chunk >= 1 && c->ring_chunk <= W2S_COMM_RING_CHUNK);
+	const struct ring_type t = {.mpi = MPI_FLOAT, .elem = sizeof *buf};
 	if (n / (size_t)c->size >= c->ring_min)
-		sum_ring(c, buf, n);
+		sum_ring(c, buf, n, &t);
 	else
 		sum_in_chunks(c, buf, n, sizeof *buf, MPI_FLOAT);
 }
@@ -251,7 +281,15 @@ void w2s_comm_sum_doubles(const struct w2s_comm *c, double *buf, size_t n)
 
 void w2s_comm_sum_int64(const struct w2s_comm *c, int64_t *buf, size_t n)
 {
-	sum_in_chunks(c, buf, n, sizeof *buf, MPI_INT64_T);
+	if (c->size == 1)
+		return;
+	/* The same ring as the floats' (the exact reduction's gradients are
+	 * as large), from the same size in bytes. */
+	const struct ring_type t = {.mpi = MPI_INT64_T, .elem = sizeof *buf};
+	if (n / (size_t)c->size >= c->ring_min / 2 && c->ring_slots)
+		sum_ring(c, buf, n, &t);
+	else
+		sum_in_chunks(c, buf, n, sizeof *buf, MPI_INT64_T);
 }
 
 int w2s_comm_agree(const struct w2s_comm *c, int status)

@@ -110,6 +110,53 @@ static void large_sums_exact_over_many_messages(void **state)
 	restore_defaults();
 }
 
+/* Rank r's int64 at i: large (near 2^52), so that a lost carry or a
+ * float in the path shows. */
+static int64_t int64_value(int r, size_t i)
+{
+	return ((int64_t)((i * 2654435761u + (size_t)r * 40503u) % 1000003) - 500001) *
+	       (INT64_C(1) << 32) + (int64_t)i * (r + 1);
+}
+
+/* w2s_comm_sum_int64 (the exact reduction's sum) through the ring and
+ * MPI alike: the exact integer sums, the same bytes on every rank. */
+static int int64_sum_is_exact(size_t n, size_t chunk, size_t ring_min)
+{
+	int64_t *buf = n ? w2s_xmalloc(n * sizeof *buf) : NULL; /* (n) */
+	for (size_t i = 0; i < n; i++)
+		buf[i] = int64_value(world.rank, i);
+	world.ring_chunk = chunk;
+	world.ring_min = ring_min;
+	w2s_comm_sum_int64(&world, buf, n);
+	int ok = 1;
+	for (size_t i = 0; i < n && ok; i++) {
+		int64_t want = 0;
+		for (int r = 0; r < world.size; r++)
+			want += int64_value(r, i);
+		if (buf[i] != want) {
+			printf("rank %d: int64 n %zu chunk %zu min %zu: element %zu is %lld, not %lld\n",
+			       world.rank, n, chunk, ring_min, i, (long long)buf[i], (long long)want);
+			ok = 0;
+		}
+	}
+	ok = all_ok(ok && w2s_comm_same_bytes(&world, buf, n * sizeof *buf));
+	free(buf);
+	return ok;
+}
+
+static void int64_sums_exact_through_the_ring(void **state)
+{
+	const size_t p = (size_t)world.size;
+	const size_t sizes[] = {0, 1, p, 2 * p + 1, 1001, 3 * W2S_COMM_RING_CHUNK * p + 777};
+	const size_t chunks[] = {1, 2, 7, W2S_COMM_RING_CHUNK};
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+		for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
+			assert_true(int64_sum_is_exact(sizes[k], chunks[c], 0));
+	assert_true(int64_sum_is_exact(1000003, default_chunk, default_min));
+	assert_true(int64_sum_is_exact(100, default_chunk, default_min)); /* MPI's path */
+	restore_defaults();
+}
+
 /* Random normals of rank r. */
 static void random_values(int r, float *x, size_t n)
 {
@@ -192,6 +239,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(small_sums_exact_with_the_default_settings),
 		cmocka_unit_test(large_sums_exact_over_many_messages),
 		cmocka_unit_test(same_bytes_on_every_rank_and_run_and_ring_order),
+		cmocka_unit_test(int64_sums_exact_through_the_ring),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	w2s_comm_free(&world);
