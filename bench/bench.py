@@ -162,15 +162,22 @@ class Bench:
         steps = next(m[3] for m in MODELS if m[0] == "strong")
         w, s, r = QUICK["strong"] if self.args.quick else steps
         sargs = ["--warmup", str(w), "--steps", str(s), "--reps", str(r)]
+        # Micro-batches of the default size, and of the batch per rank (what
+        # w2s's warning about idle ranks suggests): the fewest, largest
+        # GEMMs that keep every rank busy.
+        batch = next(m[2] for m in MODELS if m[0] == "strong")
         res = {}
         for ranks in (1, 2):
-            pairs = []
-            for _ in range(1 if self.args.quick else 3):
-                log(f"bench: strong, w2s {ranks} rank(s), reduce default and exact")
-                d = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "default")
-                e = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "exact")
-                pairs.append((d["samples_per_s"][0], e["samples_per_s"][0], e["micro_batch"]))
-            res[ranks] = pairs
+            for micro in (None, batch):
+                pairs = []
+                margs = [] if micro is None else ["--micro", str(micro)]
+                for _ in range(1 if self.args.quick else 3):
+                    log(f"bench: strong, w2s {ranks} rank(s), reduce default and exact")
+                    d = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "default")
+                    e = self.w2s_bench(ranks, "train", "strong", *sargs, "--reduce", "exact",
+                                       *margs)
+                    pairs.append((d["samples_per_s"][0], e["samples_per_s"][0], e["micro_batch"]))
+                res[ranks, micro] = pairs
         return res
 
     def inference(self):
@@ -475,12 +482,13 @@ def report_exact(ex):
     p("## Exact reduction (`train.reduce: exact`), `strong`")
     p()
     p("Bit-identical parameters on any number of ranks, against the default float allreduce, "
-      "same per-rank batch (256); pairs of runs back to back, samples/s medians over the pairs.")
+      "same per-rank batch (256); pairs of runs back to back, samples/s medians over the pairs.  "
+      "Micro-batches of the default size (train.micro_batch), and of the batch per rank.")
     p()
     p("| ranks x threads | micro-batch | default samples/s | exact samples/s | cost (default/exact, "
       "median of pairs) | target | met |")
     p("|---|---|---|---|---|---|---|")
-    for ranks, pairs in ex.items():
+    for (ranks, _), pairs in ex.items():
         d, e = med([x[0] for x in pairs]), med([x[1] for x in pairs])
         cost = med([x[0] / x[1] for x in pairs])
         p(f"| {ranks} x 1 | {pairs[0][2]:.0f} | {d:,.0f} | {e:,.0f} | {cost:.2f}x | <= 1.2x | "
