@@ -12,6 +12,7 @@
  * so a failure cannot leave a rank waiting in a collective.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -46,30 +47,62 @@ static float exact_value(int r, size_t i)
 	return (float)(((int)((i * 31 + (size_t)r * 17) % 201) - 100) * (r + 1));
 }
 
-/* Sums buf (n) of exact values with the given ring settings and compares
- * with the exact sum; prints the first wrong element on failure. */
-static int sum_is_exact(size_t n, size_t chunk, size_t ring_min)
+/* Rank r's int64 at i: large (near 2^52), so that a lost carry or a
+ * float in the path shows. */
+static int64_t int64_value(int r, size_t i)
 {
-	float *buf = n ? w2s_xmalloc(n * sizeof *buf) : NULL; /* (n) */
-	for (size_t i = 0; i < n; i++)
-		buf[i] = exact_value(world.rank, i);
+	return ((int64_t)((i * 2654435761u + (size_t)r * 40503u) % 1000003) - 500001) *
+	       (INT64_C(1) << 32) + (int64_t)i * (r + 1);
+}
+
+/* Sums buf (n) of exact values, floats or (int64) the exact reduction's
+ * integers, with the given ring settings and compares with the exact sum;
+ * prints the first wrong element on failure. */
+static int sum_is_exact_of(size_t n, size_t chunk, size_t ring_min, bool int64)
+{
+	float *f = NULL;    /* (n) */
+	int64_t *q = NULL;  /* (n) */
+	if (int64)
+		q = n ? w2s_xmalloc(n * sizeof *q) : NULL;
+	else
+		f = n ? w2s_xmalloc(n * sizeof *f) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (int64)
+			q[i] = int64_value(world.rank, i);
+		else
+			f[i] = exact_value(world.rank, i);
+	}
 	world.ring_chunk = chunk;
 	world.ring_min = ring_min;
-	w2s_comm_sum_floats(&world, buf, n);
+	if (int64)
+		w2s_comm_sum_int64(&world, q, n);
+	else
+		w2s_comm_sum_floats(&world, f, n);
 	int ok = 1;
 	for (size_t i = 0; i < n && ok; i++) {
 		float want = 0;
-		for (int r = 0; r < world.size; r++)
+		int64_t wantq = 0;
+		for (int r = 0; r < world.size; r++) {
 			want += exact_value(r, i);
-		if (buf[i] != want) {
-			printf("rank %d: n %zu chunk %zu min %zu: element %zu is %g, not %g\n",
-			       world.rank, n, chunk, ring_min, i, buf[i], want);
+			wantq += int64_value(r, i);
+		}
+		if (int64 ? q[i] != wantq : f[i] != want) {
+			printf("rank %d: %s n %zu chunk %zu min %zu: element %zu is %.17g, not %.17g\n",
+			       world.rank, int64 ? "int64" : "float", n, chunk, ring_min, i,
+			       int64 ? (double)q[i] : f[i], int64 ? (double)wantq : want);
 			ok = 0;
 		}
 	}
-	ok = all_ok(ok && w2s_comm_same_bytes(&world, buf, n * sizeof *buf));
-	free(buf);
+	ok = all_ok(ok && w2s_comm_same_bytes(&world, int64 ? (void *)q : (void *)f,
+					      n * (int64 ? sizeof *q : sizeof *f)));
+	free(f);
+	free(q);
 	return ok;
+}
+
+static int sum_is_exact(size_t n, size_t chunk, size_t ring_min)
+{
+	return sum_is_exact_of(n, chunk, ring_min, false);
 }
 
 static void restore_defaults(void)
@@ -110,40 +143,6 @@ static void large_sums_exact_over_many_messages(void **state)
 	restore_defaults();
 }
 
-/* Rank r's int64 at i: large (near 2^52), so that a lost carry or a
- * float in the path shows. */
-static int64_t int64_value(int r, size_t i)
-{
-	return ((int64_t)((i * 2654435761u + (size_t)r * 40503u) % 1000003) - 500001) *
-	       (INT64_C(1) << 32) + (int64_t)i * (r + 1);
-}
-
-/* w2s_comm_sum_int64 (the exact reduction's sum) through the ring and
- * MPI alike: the exact integer sums, the same bytes on every rank. */
-static int int64_sum_is_exact(size_t n, size_t chunk, size_t ring_min)
-{
-	int64_t *buf = n ? w2s_xmalloc(n * sizeof *buf) : NULL; /* (n) */
-	for (size_t i = 0; i < n; i++)
-		buf[i] = int64_value(world.rank, i);
-	world.ring_chunk = chunk;
-	world.ring_min = ring_min;
-	w2s_comm_sum_int64(&world, buf, n);
-	int ok = 1;
-	for (size_t i = 0; i < n && ok; i++) {
-		int64_t want = 0;
-		for (int r = 0; r < world.size; r++)
-			want += int64_value(r, i);
-		if (buf[i] != want) {
-			printf("rank %d: int64 n %zu chunk %zu min %zu: element %zu is %lld, not %lld\n",
-			       world.rank, n, chunk, ring_min, i, (long long)buf[i], (long long)want);
-			ok = 0;
-		}
-	}
-	ok = all_ok(ok && w2s_comm_same_bytes(&world, buf, n * sizeof *buf));
-	free(buf);
-	return ok;
-}
-
 static void int64_sums_exact_through_the_ring(void **state)
 {
 	const size_t p = (size_t)world.size;
@@ -151,9 +150,9 @@ static void int64_sums_exact_through_the_ring(void **state)
 	const size_t chunks[] = {1, 2, 7, W2S_COMM_RING_CHUNK};
 	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
 		for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
-			assert_true(int64_sum_is_exact(sizes[k], chunks[c], 0));
-	assert_true(int64_sum_is_exact(1000003, default_chunk, default_min));
-	assert_true(int64_sum_is_exact(100, default_chunk, default_min)); /* MPI's path */
+			assert_true(sum_is_exact_of(sizes[k], chunks[c], 0, true));
+	assert_true(sum_is_exact_of(1000003, default_chunk, default_min, true));
+	assert_true(sum_is_exact_of(100, default_chunk, default_min, true)); /* MPI's path */
 	restore_defaults();
 }
 
