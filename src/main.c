@@ -13,14 +13,16 @@
 #include "w2s/h5io.h"
 
 /* Started without a launcher, the process is an Open MPI singleton: one
- * rank that talks only to itself.  Two of Open MPI's defaults then cost
- * time and serve nothing, and are changed unless the user has set them:
- * - the singleton forks a daemon (orted) and connects to it, for
- *   MPI_Comm_spawn and connect/accept, which w2s never calls: made
- *   isolated, ~0.1 s less;
- * - the pml "cm" is tried, which opens the fabric libraries (PSM
- *   calibrates the CPU clock for 0.2 s in its start-up, fabric or not):
- *   ob1, whose "self" transport is all one rank needs, is chosen instead.
+ * rank that talks only to itself.  One of Open MPI's defaults then costs
+ * time and serves nothing, and is changed unless the user has set it: the
+ * pml "cm" is tried, which opens the fabric libraries (PSM calibrates the
+ * CPU clock for 0.2 s in its start-up, fabric or not); ob1, whose "self"
+ * transport is all one rank needs, is chosen instead.
+ * Not changed: the daemon (orted) a singleton starts.  Without it
+ * (ess_singleton_isolated, ~0.1 s less) every such process on a machine
+ * shares one session folder, which the first to finish removes under the
+ * others: their MPI-IO then fails to open its files, with a message per
+ * file.
  * Under a launcher (mpirun, srun) ranks talk to each other over whatever
  * the site chose, so nothing is changed there. */
 static void mpi_singleton_defaults(void)
@@ -34,7 +36,6 @@ static void mpi_singleton_defaults(void)
 	for (size_t i = 0; i < sizeof launched / sizeof launched[0]; i++)
 		if (getenv(launched[i]) != NULL)
 			return;
-	setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
 	setenv("OMPI_MCA_pml", "ob1", 0);
 }
 
