@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buildconf.h"
+#include "gitrev.h"
 #include "w2s/blas.h"
 #include "w2s/cli_sweep.h"
 #include "w2s/config.h"

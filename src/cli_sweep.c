@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buildconf.h"
+#include "gitrev.h"
 #include "w2s/blas.h"
 #include "w2s/h5io.h"
 #include "w2s/log.h"

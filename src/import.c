@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "buildconf.h"
+#include "gitrev.h"
 #include "w2s/blas.h"
 #include "w2s/h5io_inspect.h"
 #include "w2s/log.h"
