@@ -19,6 +19,7 @@
 #include "w2s/loss.h"
 #include "w2s/optim.h"
 #include "w2s/rng.h"
+#include "vec_internal.h"
 
 static void optim_opts_from_spec(const struct w2s_train_spec *spec, int64_t total_steps,
 				 struct w2s_optim_opts *o)
@@ -162,29 +163,17 @@ struct exact {
 			 * (size) largest |g| per rank, (kmax) loss per micro-batch */
 };
 
-/* The vectors of the two passes below: GCC vector types, each pass
- * compiled for AVX-512, AVX2 and the baseline, as in mlp.c (whose comment
- * says why); clang gets 16-byte float vectors there too. */
-#if defined(__clang__)
-#define XL 4
-#else
-#define XL 8
-#endif
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float exact_vf __attribute__((vector_size(XL * sizeof(float))));
-typedef int32_t exact_vi __attribute__((vector_size(XL * sizeof(int32_t))));
-typedef double exact_vd __attribute__((vector_size(XL * sizeof(double))));
-typedef int64_t exact_vl __attribute__((vector_size(XL * sizeof(int64_t))));
-typedef uint64_t exact_vu __attribute__((vector_size(XL * sizeof(uint64_t))));
-
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define EXACT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef EXACT_CLONES
-#define EXACT_CLONES
-#endif
+/* The two passes below run on vec_internal.h's half-width vectors (as many
+ * floats as doubles and int64s), each compiled for AVX-512, AVX2 and the
+ * baseline.  Every operation is lane by lane, so the lane count changes no
+ * bit of the sums. */
+typedef w2s_vh exact_vf;
+typedef w2s_vhi exact_vi;
+typedef w2s_vd exact_vd;
+typedef w2s_vl exact_vl;
+typedef w2s_vu exact_vu;
+#define EXACT_CLONES W2S_CLONES
+#define XL (VL / 2) /* lanes of those vectors */
 
 /* Adding 1.5 * 2^52 to a double of magnitude at most 2^51 rounds it to an
  * integer (to nearest, ties to even) held in the low bits of the sum's

@@ -40,6 +40,10 @@ typedef int32_t w2s_vi __attribute__((vector_size(VL * sizeof(float))));
  * wide as w2s_vf). */
 typedef float w2s_vh __attribute__((vector_size(VL / 2 * sizeof(float))));
 typedef double w2s_vd __attribute__((vector_size(VL / 2 * sizeof(double))));
+/* And as many 32- and 64-bit integers (the exact reduction's fixed point). */
+typedef int32_t w2s_vhi __attribute__((vector_size(VL / 2 * sizeof(int32_t))));
+typedef int64_t w2s_vl __attribute__((vector_size(VL / 2 * sizeof(int64_t))));
+typedef uint64_t w2s_vu __attribute__((vector_size(VL / 2 * sizeof(uint64_t))));
 
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
