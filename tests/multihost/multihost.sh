@@ -4,6 +4,7 @@
 # the ranks talking over a veth link.  Checks that
 #   - `w2s gen` on 2 hosts x 1 rank and 2 hosts x 2 ranks writes the same
 #     data.h5 bytes as one rank on one host;
+#   - ranks on two hosts keep Open MPI's own choice of pml;
 #   - a small `w2s run` on 2 hosts x 1 rank ends within tolerance of the
 #     one-host run, each host's ranks holding rank 0's parameters;
 #   - data.h5 and run.h5 are written collectively by both hosts: strace on
@@ -48,6 +49,15 @@ cmp "$TMP/gen-1/data.h5" "$TMP/gen-2x1/data.h5" || fail "data.h5: 2 hosts x 1 ra
 cmp "$TMP/gen-1/data.h5" "$TMP/gen-2x2/data.h5" || fail "data.h5: 2 hosts x 2 ranks differs from 1 rank"
 echo "gen: data.h5 identical on 1 rank, 2 hosts x 1 and 2 hosts x 2 ranks" \
 	"($(wc -c <"$TMP/gen-1/data.h5") bytes, $(since "$t") s)"
+
+# ---- ranks on two hosts keep Open MPI's own pml (w2s picks ob1 only for
+# ranks on one node: tests/launch.sh)
+mh_mpirun "$H1:1,$H2:1" -n 2 --mca pml_base_verbose 10 "$W2S" --version >"$TMP/pml.out" 2>&1 ||
+	{ cat "$TMP/pml.out"; fail "w2s --version on 2 hosts x 1 rank"; }
+grep -q 'component cm' "$TMP/pml.out" || { cat "$TMP/pml.out"; fail "no pml selection was printed"; }
+! grep -q 'component cm not in the include list' "$TMP/pml.out" ||
+	fail "w2s chose the pml for ranks on two hosts"
+echo "pml: the site's choice on 2 hosts"
 
 # ---- a small run on 2 hosts x 1 rank, every file write traced per host
 t=$(now)

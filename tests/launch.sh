@@ -1,9 +1,11 @@
 #!/bin/sh
-# Started without a launcher, w2s runs as a lean Open MPI singleton: no
-# fabric library (an MTL of the pml "cm") is opened, and a user's own
-# setting still wins (seen through strace).  Several such runs side by side
-# each keep their own Open MPI session: one that ends first takes nothing
-# from the others (an isolated singleton would share, and remove, it).
+# How w2s starts Open MPI.  Without a launcher, and under mpirun with every
+# rank on this node, no fabric library (an MTL of the pml "cm") is opened,
+# and a user's own setting still wins (seen through strace).  Several
+# launcher-less runs side by side each keep their own Open MPI session: one
+# that ends first takes nothing from the others (an isolated singleton
+# would share, and remove, it).  (Ranks on several hosts keep Open MPI's
+# own choice: tests/multihost/multihost.sh.)
 . "$(dirname "$0")/common.sh"
 command -v strace >/dev/null || { echo "strace not installed: processes not traced"; exit 77; }
 # The launchers' variables would keep w2s from choosing for itself.
@@ -30,6 +32,18 @@ if command -v orted >/dev/null; then
 		fail "OMPI_MCA_pml=cm was overridden: the pml cm was not opened"
 fi
 
+# Under mpirun, all ranks on this node: the same, and the same choice for
+# the user.
+trace "$TMP/mpirun.trace" "$MPIRUN" -n 2 "$W2S" --version >"$TMP/mpirun.out" 2>&1 ||
+	fail "mpirun -n 2 w2s --version: $(cat "$TMP/mpirun.out")"
+grep -q '^w2s [0-9]' "$TMP/mpirun.out" ||
+	fail "mpirun -n 2 w2s --version printed: $(cat "$TMP/mpirun.out")"
+! grep -q 'openat([^"]*"[^"]*mca_mtl_[a-z0-9]*\.so", [^)]*) = [0-9]' "$TMP/mpirun.trace" ||
+	fail "2 ranks on one node opened a fabric library: $(grep 'mca_mtl_' "$TMP/mpirun.trace" | head -1)"
+trace "$TMP/mpirun-cm.trace" "$MPIRUN" -n 2 -x OMPI_MCA_pml=cm "$W2S" --version >/dev/null 2>&1 || true
+grep -q 'mca_pml_cm\.so", [^)]*) = [0-9]' "$TMP/mpirun-cm.trace" ||
+	fail "under mpirun, OMPI_MCA_pml=cm was overridden: the pml cm was not opened"
+
 # Side by side: short runs start and end while a longer one writes its
 # checkpoints; nobody prints anything but its own lines.
 small_config "$TMP/small.yaml"
@@ -43,4 +57,4 @@ done
 wait "$long" || fail "the long run beside short ones: $(cat "$TMP/long.err")"
 ! grep -v '^w2s' "$TMP/long.err" "$TMP/short.err" ||
 	fail "runs side by side disturbed each other (above)"
-echo "ok: no fabric library without a launcher, the user's setting wins, runs side by side keep apart"
+echo "ok: no fabric library without a launcher or on one node, the user's setting wins, runs side by side keep apart"
