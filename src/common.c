@@ -4,6 +4,7 @@
 #include "w2s/common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,8 @@ enum w2s_status w2s_write_file_atomic(const char *path, const char *text, unsign
 	int bad = f == NULL;
 	if (f) {
 		bad = fputs(text, f) < 0;
+		bad |= fflush(f) != 0;
+		bad |= fsync(fileno(f)) != 0;
 		bad |= fclose(f) != 0;
 	}
 	if (!bad && mode != 0)
@@ -110,5 +113,27 @@ enum w2s_status w2s_write_file_atomic(const char *path, const char *text, unsign
 		unlink(tmp);
 		return W2S_STATUS_IO;
 	}
-	return W2S_STATUS_OK;
+	return w2s_sync_folder_of(path) == 0 ? W2S_STATUS_OK : W2S_STATUS_IO;
+}
+
+int w2s_sync_folder_of(const char *path)
+{
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return 0;
+	int bad = fsync(fd) != 0 && errno != EINVAL;
+	if (bad)
+		w2s_log_error_local("cannot write the folder '%s' to the disk: %s", dir,
+				    strerror(errno));
+	close(fd);
+	return bad ? -1 : 0;
 }

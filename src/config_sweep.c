@@ -702,25 +702,20 @@ enum w2s_status w2s_sweep_manifest_write(const struct w2s_sweep *w, const char *
 
 	/* One precision for all reals (jansson has no other): the largest any
 	 * value needs keeps each exact and the common ones short. */
-	size_t n = strlen(path) + 5;
-	char *tmp = w2s_xmalloc(n);
-	snprintf(tmp, n, "%s.tmp", path);
-	enum w2s_status st = W2S_STATUS_OK;
-	FILE *f = fopen(tmp, "w");
-	int bad = f == NULL;
-	if (f) {
-		bad = json_dumpf(root, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
-						  JSON_REAL_PRECISION(digits)) != 0;
-		bad |= fputc('\n', f) == EOF;
-		bad |= fclose(f) != 0;
-	}
-	if (bad || rename(tmp, path) != 0) {
-		w2s_log_error_local("cannot write '%s': %s", path, strerror(errno));
-		unlink(tmp);
-		st = W2S_STATUS_IO;
-	}
-	free(tmp);
+	char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
+					      JSON_REAL_PRECISION(digits));
 	json_decref(root);
+	if (text == NULL) {
+		w2s_log_error_local("cannot write '%s': %s", path, strerror(ENOMEM));
+		return W2S_STATUS_IO;
+	}
+	size_t len = strlen(text);
+	char *line = w2s_xmalloc(len + 2);
+	memcpy(line, text, len);
+	memcpy(line + len, "\n", 2);
+	free(text);
+	enum w2s_status st = w2s_write_file_atomic(path, line, 0);
+	free(line);
 	return st;
 }
 

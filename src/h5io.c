@@ -3,9 +3,15 @@
  * <hdf5.h> for anything but types.  Every call is checked; a failure is
  * decoded from HDF5's error stack into one line.
  */
+#include "buildconf.h"
+#if HAVE_SYNC_FILE_RANGE
+#define _GNU_SOURCE /* sync_file_range */
+#endif
+
 #include "w2s/h5io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +111,7 @@ static hid_t mpio_fapl(const struct w2s_comm *c)
 enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const char *path)
 {
 	snprintf(f->path, sizeof f->path, "%s", path);
-	f->broken = f->tmp = false;
+	f->broken = f->tmp = f->has_fd = false;
 	hid_t fapl = mpio_fapl(c);
 	errno = 0;
 	f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -124,7 +130,7 @@ enum w2s_status w2s_h5_open(struct w2s_h5 *f, const struct w2s_comm *c, const ch
 {
 	snprintf(f->path, sizeof f->path, "%s", path);
 	f->file = H5I_INVALID_HID;
-	f->broken = f->tmp = false;
+	f->broken = f->tmp = f->has_fd = false;
 	/* Ask the file system first: HDF5's own message for a missing file is
 	 * "unable to open file", which hides the reason. */
 	FILE *probe = fopen(path, "rb");
@@ -162,12 +168,55 @@ int w2s_h5_abandoned(void)
 	return nabandoned;
 }
 
+static void close_fd(struct w2s_h5 *f)
+{
+	if (f->has_fd)
+		close(f->fd);
+	f->has_fd = false;
+}
+
 /* Lets go of a file without a call into HDF5 (see w2s_h5_commit). */
 static void abandon(struct w2s_h5 *f)
 {
 	if (f->file > 0)
 		nabandoned++;
 	f->file = H5I_INVALID_HID;
+	close_fd(f);
+}
+
+/* f's own descriptor (opened on first use), or -1 with errno. */
+static int sync_fd(struct w2s_h5 *f)
+{
+	if (!f->has_fd) {
+		f->fd = open(f->path, O_RDONLY);
+		f->has_fd = f->fd >= 0;
+	}
+	return f->has_fd ? f->fd : -1;
+}
+
+void w2s_h5_start_writeback(struct w2s_h5 *f)
+{
+	W2S_CHECK(f->tmp);
+#if HAVE_SYNC_FILE_RANGE
+	/* Advice only: a real error shows again at the final fsync. */
+	int fd = sync_fd(f);
+	if (fd >= 0)
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+	(void)f;
+#endif
+}
+
+/* This rank's part of making f durable, after it is closed: what this
+ * node's page cache holds of it goes to the disk.  0, or -1 with a message
+ * kept for w2s_comm_agree. */
+static int sync_closed(struct w2s_h5 *f)
+{
+	int fd = sync_fd(f), bad = fd < 0 || fsync(fd) != 0;
+	if (bad)
+		w2s_log_error_local("cannot write '%s' to the disk: %s", f->path, strerror(errno));
+	close_fd(f);
+	return bad ? -1 : 0;
 }
 
 enum w2s_status w2s_h5_close(struct w2s_h5 *f)
@@ -239,6 +288,10 @@ enum w2s_status w2s_h5_commit(struct w2s_h5 *f, const struct w2s_comm *c, enum w
 			st = W2S_STATUS_IO;
 	} else {
 		enum w2s_status closed = (enum w2s_status)w2s_comm_agree(c, (int)w2s_h5_close(f));
+		if (closed == W2S_STATUS_OK && st == W2S_STATUS_OK &&
+		    w2s_comm_agree(c, -sync_closed(f)))
+			closed = W2S_STATUS_IO;
+		close_fd(f);
 		if (st == W2S_STATUS_OK)
 			st = closed;
 	}
@@ -253,6 +306,8 @@ enum w2s_status w2s_h5_commit(struct w2s_h5 *f, const struct w2s_comm *c, enum w
 			w2s_log_error_local("cannot rename '%s' to '%s': %s", f->path, name,
 					    strerror(errno));
 			bad = 1;
+		} else if (st == W2S_STATUS_OK) {
+			bad = -w2s_sync_folder_of(name);
 		}
 		if (st != W2S_STATUS_OK || bad)
 			unlink(f->path);

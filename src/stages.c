@@ -159,7 +159,9 @@ static int64_t gen_block_rows(const struct w2s_config *cfg, int64_t row_bytes)
 }
 
 /* Collective: makes this rank's rows block by block and writes each block
- * into the views and the target as soon as it is made. */
+ * into the views and the target as soon as it is made, then sets it on its
+ * way to the disk, so that the sync before data.h5 is named finds little
+ * left to write. */
 static enum w2s_status gen_rows(const struct w2s_comm *c, const struct w2s_config *cfg,
 				struct w2s_h5 *f, int64_t N, int64_t b, int64_t e)
 {
@@ -202,6 +204,7 @@ static enum w2s_status gen_rows(const struct w2s_comm *c, const struct w2s_confi
 			wrote = w2s_h5_rows_write(f, &d[shard.nviews], r0, n,
 						  shard.value ? (const void *)shard.value
 							      : (const void *)shard.target);
+		w2s_h5_start_writeback(f);
 	}
 	if (st == W2S_STATUS_OK)
 		st = stg_agree(c, wrote);

@@ -49,10 +49,17 @@ char *w2s_xstrdup(const char *s);
 /* Makes a folder and its parents (like mkdir -p); 0, or -1 with errno. */
 int w2s_mkdir_p(const char *path);
 
-/* Writes text to path through path.tmp and a rename, so a reader never sees
- * half a file; mode 0 keeps the default permissions.  Returns
- * W2S_STATUS_IO after keeping one message (w2s_log_error_local). */
+/* Writes text to path through path.tmp, synced to the disk, and a rename,
+ * so a reader never sees half a file, even after a crash of the machine;
+ * mode 0 keeps the default permissions.  Returns W2S_STATUS_IO after
+ * keeping one message (w2s_log_error_local). */
 enum w2s_status w2s_write_file_atomic(const char *path, const char *text, unsigned mode);
+
+/* After a rename that made path: the entry in its folder to the disk.  0,
+ * or -1 after keeping one message.  Where a folder cannot be synced (the
+ * file system says EINVAL) or opened (write but no read permission), the
+ * entry is as durable as the file system makes it, and 0. */
+int w2s_sync_folder_of(const char *path);
 
 /* bytes in words for a message: "512 B", "300 KiB", "1.5 GiB".  Returns
  * buf. */

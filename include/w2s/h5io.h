@@ -31,6 +31,8 @@ struct w2s_h5 {
 	char path[4096];
 	bool broken; /* a write to it failed on this rank: it is never closed */
 	bool tmp;    /* made by w2s_h5_create_tmp: path is NAME.tmp */
+	bool has_fd; /* fd is open */
+	int fd;      /* path opened beside HDF5, to sync it */
 };
 
 enum w2s_h5_type {
@@ -50,9 +52,19 @@ enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const 
 /* Collective: creates path.tmp, for a file that takes the name path only
  * when whole (w2s_h5_commit): whoever finds path finds it complete. */
 enum w2s_status w2s_h5_create_tmp(struct w2s_h5 *f, const struct w2s_comm *c, const char *path);
+/* Asks the system to start writing what this rank wrote to f so far to the
+ * disk, without waiting for it: the final sync (w2s_h5_commit) then has
+ * little left to wait for.  For files made by w2s_h5_create_tmp and
+ * written in many blocks (data.h5); nothing where the system has no such
+ * call. */
+void w2s_h5_start_writeback(struct w2s_h5 *f);
 /* Collective: finishes a file made by w2s_h5_create_tmp.  st is how writing
  * it went (agreed).  When st is W2S_STATUS_OK, the file closes on every
- * rank and rank 0 renames it to its name.  Otherwise, or when any rank
+ * rank, every rank syncs it to the disk (what its node wrote; an error
+ * the system reports only now, such as a full disk on a network file
+ * system, fails the file like a failed write), rank 0 renames it to its
+ * name and syncs the folder: a file that has its name survives a crash of
+ * the node or of the machine.  Otherwise, or when any rank
  * failed a write to it or finds under 1 MiB left on its file system, the
  * file is abandoned: not closed (the ranks may then be in different states
  * inside HDF5, where a close waits for ever or crashes), and rank 0 removes
