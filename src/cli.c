@@ -245,9 +245,13 @@ static void catch_stop_signals(void)
 static enum w2s_status run_seeds(const struct w2s_comm *c, const struct args *a,
 				 const struct w2s_config *cfg, struct w2s_provenance *prov)
 {
-	bool resuming = false;
+	bool resuming = false, replacing = false;
 	enum w2s_status st = w2s_stage_prepare_out(c, cfg, a->out, "config.yaml", a->force,
-						   a->resume, &resuming);
+						   a->resume, &resuming, &replacing);
+	/* Each seed's folder holds a whole run, replaced as one (its own
+	 * pipeline); here only the summary over seeds goes. */
+	if (st == W2S_STATUS_OK && replacing)
+		st = w2s_stage_replace(c, cfg, a->out);
 	const char *sets[MAX_SETS + 3];
 	char seed_set[64], out[4096];
 	memcpy(sets, a->sets, (size_t)a->nsets * sizeof *sets);
@@ -327,12 +331,15 @@ static int run_command(const struct w2s_comm *c, const struct args *a)
 			      cfg.data.import.path);
 		st = W2S_STATUS_CONFIG;
 	} else if (!strcmp(a->command, "gen")) {
-		bool resuming = false;
-		st = w2s_stage_prepare_out(c, &cfg, a->out, "data.h5", a->force, false, &resuming);
+		bool resuming = false, replacing = false;
+		st = w2s_stage_prepare_out(c, &cfg, a->out, "data.h5", a->force, false, &resuming,
+					   &replacing);
 		char path[4096];
 		snprintf(path, sizeof path, "%s/data.h5", a->out);
 		if (st == W2S_STATUS_OK)
 			st = w2s_stage_gen(c, &cfg, path, &prov);
+		if (st == W2S_STATUS_OK && replacing)
+			st = w2s_stage_replace(c, &cfg, a->out);
 		if (st == W2S_STATUS_OK)
 			w2s_log_info("wrote %s", path);
 	} else if (cfg.nseeds > 0) {

@@ -52,6 +52,19 @@ static bool file_system_error(int err)
 	return err == ENOSPC || err == EDQUOT || err == EIO || err == EROFS || err == EFBIG;
 }
 
+/* Why the system refuses to create path, where MPI-IO's message hid it
+ * ("file is read only"): the errno of a plain open for writing, or 0 when
+ * that works (the empty file it may leave is the caller's to remove, as
+ * for any failed create). */
+static int create_errno(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
 /* Whether the file system of path is (all but) full: MPI-IO does not
  * always leave ENOSPC in errno when a write fails for want of space. */
 static bool disk_full(const char *path)
@@ -116,8 +129,14 @@ enum w2s_status w2s_h5_create(struct w2s_h5 *f, const struct w2s_comm *c, const 
 	errno = 0;
 	f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
 	int bad = f->file < 0;
-	if (bad) /* before any other call: a successful call clears HDF5's error stack */
+	if (bad) { /* before any other HDF5 call: a successful one clears its error stack */
+		int err = errno;
+		if (!file_system_error(err) && (err = create_errno(path)) != 0) {
+			H5Eclear2(H5E_DEFAULT);
+			errno = err;
+		}
 		report(path, "cannot create", NULL);
+	}
 	H5Pclose(fapl);
 	if (w2s_comm_agree(c, bad)) {
 		w2s_h5_close(f);

@@ -314,6 +314,9 @@ enum w2s_status stg_train_instance(struct experiment *x, int i, enum w2s_split s
 	*seconds = 0;
 	if (x->resuming)
 		st = w2s_ckpt_load(x->c, &sc.meta, m, &from, &found);
+	/* The messages below name this model's newest checkpoint, not
+	 * another model's. */
+	snprintf(x->last_ckpt, sizeof x->last_ckpt, "%s", found ? from.path : "");
 	if (!found) {
 		/* Student, ceiling and kd of one model start from the same
 		 * weights and see the rows in the same order (the stream above),

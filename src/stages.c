@@ -74,8 +74,9 @@ static enum w2s_status same_config(const struct w2s_config *cfg, const char *pat
 
 enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s_config *cfg,
 				      const char *out, const char *guard, bool force,
-				      bool resume, bool *resuming)
+				      bool resume, bool *resuming, bool *replacing)
 {
+	*replacing = false;
 	char path[4096];
 	int flags[2] = {0, 0}; /* folder could not be made; guard exists */
 	if (c->rank == 0) {
@@ -107,12 +108,38 @@ enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s
 	if (resume)
 		w2s_log_info("nothing to resume in %s: starting the run", out);
 	if (flags[1] && force) {
-		char ckpt[4096];
-		stg_join(ckpt, sizeof ckpt, out, "ckpt");
-		w2s_ckpt_remove_all(c, ckpt);
+		*replacing = true;
+		return W2S_STATUS_OK;
 	}
 	int bad = c->rank == 0 && w2s_write_file_atomic(path, cfg->yaml, 0) != W2S_STATUS_OK;
 	return w2s_comm_agree(c, bad) ? W2S_STATUS_IO : W2S_STATUS_OK;
+}
+
+enum w2s_status w2s_stage_replace(const struct w2s_comm *c, const struct w2s_config *cfg,
+				  const char *out)
+{
+	char path[4096];
+	stg_join(path, sizeof path, out, "ckpt");
+	w2s_ckpt_remove_all(c, path);
+	int bad = 0;
+	if (c->rank == 0) {
+		static const char *const old[] = {"run.h5", "summary.h5"};
+		for (size_t i = 0; i < sizeof old / sizeof old[0] && !bad; i++) {
+			stg_join(path, sizeof path, out, old[i]);
+			if (unlink(path) != 0 && errno != ENOENT) {
+				w2s_log_error_local("cannot remove '%s' of the run being replaced: %s",
+						    path, strerror(errno));
+				bad = 1;
+			}
+		}
+		stg_join(path, sizeof path, out, "config.yaml");
+		if (!bad)
+			bad = w2s_write_file_atomic(path, cfg->yaml, 0) != W2S_STATUS_OK;
+	}
+	if (w2s_comm_agree(c, bad))
+		return W2S_STATUS_IO;
+	w2s_log_info("--force: the run that was in %s is replaced", out);
+	return W2S_STATUS_OK;
 }
 
 /* ---- gen ---- */
@@ -774,8 +801,9 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 	char path[4096];
 	double t0 = w2s_comm_time();
 
+	bool replacing = false;
 	enum w2s_status st = w2s_stage_prepare_out(c, cfg, opts->out, "config.yaml", opts->force,
-						   opts->resume, &x->resuming);
+						   opts->resume, &x->resuming, &replacing);
 	if (st != W2S_STATUS_OK)
 		goto cleanup;
 	stg_join(path, sizeof path, opts->out, "data.h5");
@@ -800,6 +828,8 @@ enum w2s_status w2s_run_pipeline(const struct w2s_comm *c, const struct w2s_conf
 		if (st == W2S_STATUS_OK)
 			st = w2s_h5_open(&x->data, c, path);
 	}
+	if (st == W2S_STATUS_OK && replacing)
+		st = w2s_stage_replace(c, cfg, opts->out);
 	if (st != W2S_STATUS_OK)
 		goto cleanup;
 

@@ -60,7 +60,7 @@ struct experiment {
 	const struct w2s_run_opts *opts;
 	bool resuming;
 	char ckpt_dir[4096];
-	char last_ckpt[4096]; /* the newest checkpoint written, for messages */
+	char last_ckpt[4096]; /* the newest checkpoint of the model training, for messages */
 	struct w2s_h5 data, run;
 	struct w2s_trace trace; /* rank 0 only */
 	int ninst;

@@ -306,6 +306,8 @@ if mount_tmpfs "$TMP/ro" "ro,size=64k"; then
 		--quiet --set data.rows.test=30000
 	readable "$TMP/part/r/data.h5" "$TMP/part/r/run.h5"
 	[ -z "$(ls "$TMP/part/r" | grep '\.tmp$')" ] || fail "a failed write left a .tmp file: $(ls "$TMP/part/r")"
+	! grep -q "test: 30000" "$TMP/part/r/config.yaml" ||
+		fail "the failed --force run left its config.yaml beside the earlier results"
 
 	# The disk fills during training, at a checkpoint: one message, the
 	# checkpoints written so far stay, and once there is room --resume

@@ -158,4 +158,8 @@ set -e
 [ "$code" -eq 5 ] || fail "a diverging run exited $code, expected 5: $(cat "$TMP/err")"
 grep -q "not finite at step" "$TMP/err" || fail "no step in: $(cat "$TMP/err")"
 grep -q "last good checkpoint" "$TMP/err" || fail "no checkpoint named in: $(cat "$TMP/err")"
+# The checkpoint named is the diverging model's own, not another model's.
+model=$(sed -n 's/^w2s: error: \([^ :]*\): the loss is not finite.*/\1/p' "$TMP/err" | head -1)
+grep -Eq "last good checkpoint is (.*/ckpt/$model-[0-9]+\.h5|\(none yet\))" "$TMP/err" ||
+	fail "the checkpoint named is not $model's: $(cat "$TMP/err")"
 echo "resume: ok"

@@ -31,6 +31,37 @@ set -e
 grep -q -- "--force" "$TMP/refused.log" || fail "refusal does not mention --force"
 [ "$(md5sum <"$TMP/two/run.h5")" = "$before" ] || fail "refused run changed run.h5"
 
+# --force replaces the run, but only once the new data are whole: until
+# then the folder holds the old run whole (a new run that cannot even make
+# its data changes nothing); after, none of the old run's files (run.h5,
+# checkpoints) stays beside the new config, even when the new run fails.
+cp -r "$TMP/two" "$TMP/replaced"
+mkdir "$TMP/replaced/data.h5.tmp" # where the new data would be written
+set +e
+"$W2S" run "$TMP/small.yaml" --out "$TMP/replaced" --force --quiet \
+	--set train.lr=1e30 2>"$TMP/force-bad.log"
+code=$?
+set -e
+[ "$code" -eq 4 ] || fail "a --force run that cannot write its data exited $code, expected 4: $(cat "$TMP/force-bad.log")"
+rmdir "$TMP/replaced/data.h5.tmp"
+cmp "$TMP/two/config.yaml" "$TMP/replaced/config.yaml" ||
+	fail "a --force run that failed before its data were whole replaced config.yaml"
+[ "$(md5sum <"$TMP/replaced/run.h5")" = "$before" ] ||
+	fail "a --force run that failed before its data were whole changed run.h5"
+set +e
+"$W2S" run "$TMP/small.yaml" --out "$TMP/replaced" --force --quiet --set train.lr=1e30 \
+	--set train.clip=0 2>"$TMP/force.log"
+code=$?
+set -e
+[ "$code" -eq 5 ] || fail "a diverging --force run exited $code, expected 5: $(cat "$TMP/force.log")"
+grep -q "lr: 1.0e+30" "$TMP/replaced/config.yaml" || fail "the --force run did not write its config.yaml"
+[ ! -e "$TMP/replaced/run.h5" ] || fail "the old run.h5 stayed beside the --force run's config"
+for f in "$TMP/two/ckpt/"*.h5; do
+	! cmp -s "$f" "$TMP/replaced/ckpt/$(basename "$f")" ||
+		fail "the old checkpoint $(basename "$f") stayed beside the --force run's config"
+done
+echo "--force: the old run stays whole until the new data are, then goes"
+
 # The effective config, run again, is the same config.
 "$W2S" config "$TMP/two/config.yaml" --json >"$TMP/again.json" || fail "reloading config.yaml"
 "$PYTHON3" - "$TMP/two/run.h5" "$TMP/again.json" <<'PY' || fail "config.yaml does not reload to the run's config"

@@ -58,12 +58,22 @@ enum w2s_status w2s_stage_summarize(const struct w2s_comm *c, const char *out,
 
 /* Collective: makes the folder OUT and writes OUT/config.yaml (rank 0,
  * through a temporary file and a rename).  When `guard` (a file name) is
- * already in OUT: with force, the old checkpoints go and the run starts
- * over; with resume, the config in OUT must be the same as cfg (else
- * W2S_STATUS_CONFIG naming the keys that differ); with neither,
- * W2S_STATUS_EXISTS.  *resuming tells whether there is a run to resume. */
+ * already in OUT: with resume, the config in OUT must be the same as cfg
+ * (else W2S_STATUS_CONFIG naming the keys that differ); with neither
+ * resume nor force, W2S_STATUS_EXISTS.  With force, the run there is to be
+ * replaced, but OUT is left as it is (*replacing is set, config.yaml not
+ * written) until the caller has the new run's data whole and calls
+ * w2s_stage_replace: a new run that fails before (a bad file, a full disk)
+ * leaves the old one whole, its config beside its results.  *resuming
+ * tells whether there is a run to resume. */
 enum w2s_status w2s_stage_prepare_out(const struct w2s_comm *c, const struct w2s_config *cfg,
 				      const char *out, const char *guard, bool force,
-				      bool resume, bool *resuming);
+				      bool resume, bool *resuming, bool *replacing);
+
+/* Collective: the run that w2s_stage_prepare_out found in OUT gives way to
+ * cfg's: its run.h5, summary.h5 and checkpoints go (none of them belongs
+ * to the new data), and OUT/config.yaml becomes cfg's. */
+enum w2s_status w2s_stage_replace(const struct w2s_comm *c, const struct w2s_config *cfg,
+				  const char *out);
 
 #endif
