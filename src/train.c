@@ -151,7 +151,8 @@ struct step_sums {
 #define EXACT_FIRST_EXP EXACT_HEADROOM /* as if the step before had max |g| ~ 1 */
 /* Micro-batch gradients a rank holds before folding them into the sums:
  * each fold reads and writes the int64 sums once, so folding four at a
- * time cuts that traffic fourfold, for three more gradients' memory. */
+ * time cuts that traffic fourfold, for three more gradients' memory.  The
+ * same micro-batches go through the model together (see exact_plan). */
 #define EXACT_GROUP 4
 
 struct exact {
