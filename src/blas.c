@@ -154,6 +154,16 @@ void w2s_blas_blocks(size_t *mc, size_t *kc, size_t *nc)
 	*nc = (size_t)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NC, c);
 }
 
+bool w2s_blas_rows_independent(void)
+{
+	blas_ensure_ready();
+	cntx_t *c = blas_cntx ? blas_cntx : bli_gks_query_cntx();
+	/* A size below any of the thresholds goes to the sup kernels. */
+	return bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_MT, c) <= 0 &&
+	       bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_NT, c) <= 0 &&
+	       bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_KT, c) <= 0;
+}
+
 /* C (m, n) = beta * C, element (i, j) at c[i * rsc + j * csc]; beta == 0
  * clears NaNs too. */
 static void blas_scale(size_t m, size_t n, float beta, float *c, size_t rsc, size_t csc)

@@ -394,31 +394,39 @@ const float *w2s_mlp_forward(const struct w2s_mlp *m, struct w2s_mlp_work *w,
 
 /* ---- backward passes ---- */
 
-/* d (width, n) *= act'(pre), and gb (width) += the row sums of the result:
- * the delta of a hidden layer and its bias gradient in one pass.  pre is
- * read for GELU only. */
+/* d (width, n) *= act'(pre), and each part's bias gradient: part p's
+ * gb (width) += the row sums of the result over its rows [p * rows, ...).
+ * The delta of a hidden layer and its bias gradients in one pass; a part
+ * sums its rows in the same order wherever it starts, so its bits are
+ * those of a pass over that part alone.  pre is read for GELU only. */
 W2S_CLONES static void mlp_act_backward(float *d, const float *pre, const float *post,
-					float *gb, bool add, size_t n, size_t width, enum w2s_act a)
+					struct w2s_mlp *const *parts, int layer, size_t nparts,
+					size_t rows, bool add, size_t n, size_t width,
+					enum w2s_act a)
 {
 	for (size_t j = 0; j < width; j++) {
-		float *dj = d + j * n;
-		const float *pj = pre + j * n, *qj = post + j * n;
-		w2s_vf acc = {0};
-		float sum = 0.0f;
-		size_t i = 0;
-		if (a == W2S_ACT_RELU) {
-			for (; i + VL <= n; i += VL) {
-				w2s_vf v = vmask(vload(dj + i), vload(qj + i) > 0.0f);
-				vstore(dj + i, v);
-				acc += v;
+		for (size_t p = 0; p < nparts; p++) {
+			const size_t r0 = p * rows, np = n - r0 < rows ? n - r0 : rows;
+			float *dj = d + j * n + r0;
+			const float *pj = pre + j * n + r0, *qj = post + j * n + r0;
+			w2s_vf acc = {0};
+			float sum = 0.0f;
+			size_t i = 0;
+			if (a == W2S_ACT_RELU) {
+				for (; i + VL <= np; i += VL) {
+					w2s_vf v = vmask(vload(dj + i), vload(qj + i) > 0.0f);
+					vstore(dj + i, v);
+					acc += v;
+				}
 			}
+			for (; i < np; i++) {
+				dj[i] *= mlp_act_grad(a, pj[i], qj[i]);
+				sum += dj[i];
+			}
+			float g = vsum(acc) + sum;
+			float *gb = parts[p]->gb[layer];
+			gb[j] = add ? gb[j] + g : g;
 		}
-		for (; i < n; i++) {
-			dj[i] *= mlp_act_grad(a, pj[i], qj[i]);
-			sum += dj[i];
-		}
-		float g = vsum(acc) + sum;
-		gb[j] = add ? gb[j] + g : g;
 	}
 }
 
@@ -505,13 +513,15 @@ mlp_narrow_one(const float *x, const float *dzt, const float *W, size_t n, size_
  * delta of the hidden layer below, dh (K, n) = act'(pre) * (dz W)^T, with
  * that layer's bias gradient gb_below (K).  The input in (K, n) (post of
  * the layer below) is read in its own order, row k after row k - 1; each
- * row serves both products, four classes a pass over it.  dzt (C, n) is
- * scratch for dz transposed, so each class is a contiguous row.  Every sum
- * adds its terms in the same order as one loop over the classes would. */
+ * row serves both products, four classes a pass over it.  in, pre_in and
+ * dh have feature k at [k * ld] (ld >= n: n rows of a longer block).  dzt
+ * (C, n) is scratch for dz transposed, so each class is a contiguous row.
+ * Every sum adds its terms in the same order as one loop over the classes
+ * would. */
 W2S_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, const float *W,
 					   const float *in, const float *pre_in, size_t K,
-					   enum w2s_act a, float *gW, float *gb, bool add,
-					   float *dzt, float *dh, float *gb_below)
+					   size_t ld, enum w2s_act a, float *gW, float *gb,
+					   bool add, float *dzt, float *dh, float *gb_below)
 {
 	for (size_t c = 0; c < C; c++) {
 		float s = 0.0f;
@@ -523,8 +533,8 @@ W2S_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, 
 	}
 	const size_t nfull = n - n % VL;
 	for (size_t k = 0; k < K; k++) {
-		const float *x = in + k * n, *p = pre_in + k * n;
-		float *d = dh ? dh + k * n : NULL;
+		const float *x = in + k * ld, *p = pre_in + k * ld;
+		float *d = dh ? dh + k * ld : NULL;
 		w2s_vf acc[NARROW_MAX];
 		float tail[NARROW_MAX] = {0};
 		size_t c = 0;
@@ -559,11 +569,23 @@ W2S_CLONES static void mlp_narrow_backward(const float *dz, size_t n, size_t C, 
 	}
 }
 
-/* Backward; add: into m->grads, else over what they held. */
-static void mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w, const float *x, size_t n,
-			 const float *dlogits, bool add)
+/* Backward over a block of n rows, each part's rows [p * rows, ...) into
+ * that part's gradients; add: into them, else over what they held.  The
+ * parts share the parameters (parts[0]'s are read).  The input gradients
+ * are rows apart, so they are formed for the whole block at once; only the
+ * parameter gradients are summed over rows, and those are summed per part,
+ * in the order a block of that part alone would use. */
+static void mlp_backward(struct w2s_mlp *const *parts, size_t nparts, size_t rows,
+			 struct w2s_mlp_work *w, const float *x, size_t n, const float *dlogits,
+			 bool add)
 {
 	W2S_CHECK(n <= w->max_batch);
+	/* Every part has rows, the last one up to rows of them; an empty
+	 * block is one empty part. */
+	W2S_CHECK(n == 0 ? nparts == 1
+			 : nparts >= 1 && rows >= 1 && (nparts - 1) * rows < n &&
+				   n - (nparts - 1) * rows <= rows);
+	const struct w2s_mlp *m = parts[0];
 	const struct w2s_mlp_shape *s = &m->shape;
 	int L = s->nlayers;
 	/* d loss / d pre of layer l, (n, width[l+1]).  It starts as the
@@ -580,19 +602,26 @@ static void mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w, const float 
 					   : mlp_feature_major(w->post[l - 1], n);
 		if (l == L - 1 && l > 0 && wout <= NARROW_MAX) {
 			/* delta2 is free: dlogits never lives there. */
-			mlp_narrow_backward(dlogits, n, wout, m->w[l], in.p, w->pre[l - 1], win,
-					    s->act, m->gw[l], m->gb[l], add, w->delta2, next,
-					    m->gb[l - 1]);
+			for (size_t p = 0; p < nparts; p++) {
+				size_t r0 = p * rows, np = n - r0 < rows ? n - r0 : rows;
+				mlp_narrow_backward(dlogits + r0 * wout, np, wout, m->w[l], in.p + r0,
+						    w->pre[l - 1] + r0, win, n, s->act,
+						    parts[p]->gw[l], parts[p]->gb[l], add, w->delta2,
+						    next + r0, parts[p]->gb[l - 1]);
+			}
 			cur = mlp_feature_major(next, n);
 			next = w->delta2;
 			continue;
 		}
-		if (l == L - 1)
-			mlp_bias_grad_rows(dlogits, n, wout, m->gb[l], add);
-
-		/* gW (wout, win) += cur^T (wout, n) . in (n, win) */
-		w2s_blas_sgemm_strided(wout, win, n, 1.0f, cur.p, cur.cs, cur.rs, in.p, in.rs,
-				       in.cs, add ? 1.0f : 0.0f, m->gw[l], win, 1);
+		for (size_t p = 0; p < nparts; p++) {
+			size_t r0 = p * rows, np = n - r0 < rows ? n - r0 : rows;
+			if (l == L - 1)
+				mlp_bias_grad_rows(dlogits + r0 * wout, np, wout, parts[p]->gb[l], add);
+			/* gW (wout, win) += cur^T (wout, np) . in (np, win) */
+			w2s_blas_sgemm_strided(wout, win, np, 1.0f, cur.p + r0 * cur.rs, cur.cs,
+					       cur.rs, in.p + r0 * in.rs, in.rs, in.cs,
+					       add ? 1.0f : 0.0f, parts[p]->gw[l], win, 1);
+		}
 		if (l == 0)
 			break;
 
@@ -600,8 +629,8 @@ static void mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w, const float 
 		 * derivative of the activation that produced layer l's input. */
 		w2s_blas_sgemm_strided(n, win, wout, 1.0f, cur.p, cur.rs, cur.cs, m->w[l], win, 1,
 				       0.0f, next, 1, n);
-		mlp_act_backward(next, w->pre[l - 1], w->post[l - 1], m->gb[l - 1], add, n, win,
-				 s->act);
+		mlp_act_backward(next, w->pre[l - 1], w->post[l - 1], parts, l - 1, nparts, rows,
+				 add, n, win, s->act);
 		cur = mlp_feature_major(next, n);
 		next = next == w->delta ? w->delta2 : w->delta;
 	}
@@ -610,7 +639,7 @@ static void mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w, const float 
 void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
 		      const float *x, size_t n, const float *dlogits)
 {
-	mlp_backward(m, w, x, n, dlogits, true);
+	mlp_backward(&m, 1, n, w, x, n, dlogits, true);
 }
 
 /* The caller's zeroing of the whole gradient buffer was a pass over it
@@ -619,7 +648,14 @@ void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
 void w2s_mlp_backward_set(struct w2s_mlp *m, struct w2s_mlp_work *w,
 			  const float *x, size_t n, const float *dlogits)
 {
-	mlp_backward(m, w, x, n, dlogits, false);
+	mlp_backward(&m, 1, n, w, x, n, dlogits, false);
+}
+
+void w2s_mlp_backward_parts(struct w2s_mlp *const *parts, size_t nparts, size_t rows,
+			    struct w2s_mlp_work *w, const float *x, size_t n,
+			    const float *dlogits)
+{
+	mlp_backward(parts, nparts, rows, w, x, n, dlogits, false);
 }
 
 const char *w2s_act_name(enum w2s_act a)

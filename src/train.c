@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "w2s/blas.h"
 #include "w2s/log.h"
 #include "w2s/loss.h"
 #include "w2s/optim.h"
@@ -150,13 +151,15 @@ struct step_sums {
 #define EXACT_FIRST_EXP EXACT_HEADROOM /* as if the step before had max |g| ~ 1 */
 /* Micro-batch gradients a rank holds before folding them into the sums:
  * each fold reads and writes the int64 sums once, so folding four at a
- * time cuts that traffic fourfold, for three more gradients' memory. */
+ * time cuts that traffic fourfold, for three more gradients' memory.  The
+ * same micro-batches go through the model together (see exact_plan). */
 #define EXACT_GROUP 4
 
 struct exact {
 	int64_t micro;  /* rows per micro-batch (at most the batch) */
 	int64_t kmax;   /* micro-batches of a whole batch */
 	int group;      /* gradient buffers in use, 1..EXACT_GROUP */
+	int block;      /* micro-batches per forward pass: group, or 1 */
 	float *buf[EXACT_GROUP];            /* (nparams + extra) each; buf[0] is m->grads */
 	struct w2s_mlp view[EXACT_GROUP];   /* the model, with its gradient in buf[g] */
 	int64_t *msg;   /* the allreduce: (nparams) sums, correct, stop votes,
@@ -258,15 +261,26 @@ EXACT_CLONES static void exact_unfold(float *restrict g, const int64_t *restrict
 		g[i] = (float)((double)acc[i] * unit);
 }
 
-/* Takes the buffers of the exact reduction of m in batches of B rows. */
-static void exact_init(struct exact *x, const struct w2s_comm *c, struct w2s_mlp *m, int64_t B,
-		       int64_t micro)
+/* The sizes of the exact reduction of batches of B rows on c's ranks:
+ * the buffers are taken by exact_init. */
+static void exact_plan(struct exact *x, const struct w2s_comm *c, int64_t B, int64_t micro)
 {
 	memset(x, 0, sizeof *x);
 	x->micro = micro < B ? micro : B;
 	x->kmax = (B + x->micro - 1) / x->micro;
 	int64_t per_rank = (x->kmax + c->size - 1) / c->size;
 	x->group = per_rank < EXACT_GROUP ? (int)per_rank : EXACT_GROUP;
+	/* A group's micro-batches go forward together, in products group
+	 * times as tall, which is faster (BLIS packs each layer's weights once
+	 * per product) and gives each row the same bits, unless BLIS sends
+	 * some sizes to other kernels: then a rank count would decide which
+	 * rows those are, and the bits would differ. */
+	x->block = w2s_blas_rows_independent() ? x->group : 1;
+}
+
+/* Takes the buffers planned by exact_plan. */
+static void exact_init(struct exact *x, const struct w2s_comm *c, struct w2s_mlp *m)
+{
 	for (int g = 0; g < x->group; g++) {
 		x->buf[g] = g == 0 ? m->grads
 				   : w2s_xmalloc((m->nparams + W2S_MLP_GRAD_EXTRA) * sizeof(float));
@@ -277,7 +291,8 @@ static void exact_init(struct exact *x, const struct w2s_comm *c, struct w2s_mlp
 			x->view[g].gb[l] = x->buf[g] + (m->gb[l] - m->grads);
 		}
 	}
-	x->msg = w2s_xmalloc((m->nparams + 2 + (size_t)c->size + (size_t)x->kmax) * sizeof *x->msg);
+	x->msg = w2s_xmalloc((m->nparams + 2 + (size_t)c->size + (size_t)x->kmax) *
+			     sizeof *x->msg);
 }
 
 static void exact_free(struct exact *x)
@@ -332,19 +347,36 @@ static void exact_step(const struct w2s_comm *c, struct w2s_mlp *m, struct exact
 		uint32_t top = 0; /* bits of the largest |g| */
 		bool add = false;
 		int held = 0;
-		for (int64_t k = kb; k < ke; k++) {
-			int64_t r0 = gb + k * x->micro, n = ge - r0 < x->micro ? ge - r0 : x->micro;
+		/* Blocks of micro-batches [k0, k1), each one forward and one
+		 * backward; the loss and the parameter gradients per micro-batch,
+		 * over its rows alone, as if it were computed by itself. */
+		for (int64_t k0 = kb; k0 < ke; k0 += x->block) {
+			const int64_t k1 = ke - k0 < x->block ? ke : k0 + x->block;
+			const int64_t r0 = gb + k0 * x->micro;
+			const int64_t n = ge - r0 < (k1 - k0) * x->micro ? ge - r0 : (k1 - k0) * x->micro;
 			gather_rows(d, io->perm, r0, n, io->xb, io->yb, io->tb, io->kb);
 			const float *logits = w2s_mlp_forward(m, io->work, io->xb, (size_t)n);
-			double l = step_loss(io->loss, d, logits, io->yb, io->tb, io->kb, (size_t)n, C,
-					     scale, io->step, io->total, io->scratch, io->dlogits);
 			if (!d->regression)
 				correct += (int64_t)w2s_count_correct(logits, io->yb, (size_t)n, C);
-			w2s_mlp_backward_set(&x->view[held], io->work, io->xb, (size_t)n,
-					     io->dlogits);
-			memcpy(&slots[2 + c->size + k], &l, sizeof l);
-			if (++held == x->group || k == ke - 1) {
-				float *dst = alone && k == ke - 1 ? m->grads : NULL;
+			for (int64_t k = k0; k < k1; k++) {
+				const size_t o = (size_t)((k - k0) * x->micro);
+				const size_t nk = (size_t)n - o < (size_t)x->micro ? (size_t)n - o
+										     : (size_t)x->micro;
+				double l = step_loss(io->loss, d, logits + o * C, io->yb + o,
+						     io->tb ? io->tb + o * C : NULL,
+						     io->kb ? io->kb + o * C : NULL, nk, C, scale,
+						     io->step, io->total, io->scratch,
+						     io->dlogits + o * C);
+				memcpy(&slots[2 + c->size + k], &l, sizeof l);
+			}
+			struct w2s_mlp *parts[EXACT_GROUP];
+			for (int64_t k = k0; k < k1; k++)
+				parts[k - k0] = &x->view[held + (k - k0)];
+			w2s_mlp_backward_parts(parts, (size_t)(k1 - k0), (size_t)x->micro, io->work,
+					       io->xb, (size_t)n, io->dlogits);
+			held += (int)(k1 - k0);
+			if (held == x->group || k1 == ke) {
+				float *dst = alone && k1 == ke ? m->grads : NULL;
 				uint32_t t = exact_fold(x->msg, x->buf, held, P, up, add, dst, unit);
 				top = t > top ? t : top;
 				add = true;
@@ -406,9 +438,12 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	const int64_t steps_per_epoch = (N + B - 1) / B;
 	const int64_t total = w2s_train_total_steps(spec, N);
 	const bool exact = spec->reduce == W2S_REDUCE_EXACT;
-	/* Rows a rank computes at once: its share of a batch, or a micro-batch. */
-	const int64_t local_max = exact ? (spec->micro_batch < B ? spec->micro_batch : B)
-					: (B + c->size - 1) / c->size;
+	struct exact ex = {0};
+	if (exact)
+		exact_plan(&ex, c, B, spec->micro_batch);
+	/* Rows a rank computes at once: its share of a batch, or a block of
+	 * micro-batches. */
+	const int64_t local_max = exact ? ex.micro * ex.block : (B + c->size - 1) / c->size;
 	const struct w2s_train_state *from = ckpt ? ckpt->from : NULL;
 	enum w2s_status st = W2S_STATUS_OK;
 	memset(res, 0, sizeof *res);
@@ -452,9 +487,8 @@ enum w2s_status w2s_train_model(const struct w2s_comm *c, struct w2s_mlp *m,
 	 * stop votes; one allreduce carries them all. */
 	const size_t ngrad = m->nparams + 3;
 	W2S_CHECK(W2S_MLP_GRAD_EXTRA >= 3);
-	struct exact ex = {0};
 	if (exact) {
-		exact_init(&ex, c, m, B, spec->micro_batch);
+		exact_init(&ex, c, m);
 		/* The work of a step is dealt by micro-batch: with fewer of them
 		 * than ranks, some ranks only wait.  Said once, for the first
 		 * model it concerns. */

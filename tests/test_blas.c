@@ -2,8 +2,9 @@
  * test_blas.c: w2s_blas_sgemm against a naive triple loop in double, for
  * every transpose combination, odd sizes, padded leading dimensions, and
  * the beta/alpha cases the models use; the strided form in every
- * row/column-major layout, with sizes past every cache block; and the BLIS
- * sub-configuration and block sizes chosen on this CPU.
+ * row/column-major layout, with sizes past every cache block; the BLIS
+ * sub-configuration and block sizes chosen on this CPU; and that a row of
+ * a product does not depend on the row count where blas says so.
  *
  * Not tested: that a BLIS_ARCH_TYPE set by the user wins over ours; BLIS
  * reads it once per process, so that needs a second process.
@@ -279,6 +280,49 @@ static void block_sizes_are_the_zen4_ones_where_w2s_chose_skx(void **state)
 		fail_msg("Zen 4: block sizes %zu, %zu, %zu, want 512, 1024, 4096", mc, kc, nc);
 }
 
+/* Where blas says a row's bits do not depend on the row count, a row of
+ * a product is the same in calls of 1 to 600 rows (straddling the sizes at
+ * which haswell and zen3 switch kernels: 201 and 512 rows), in the layout
+ * of mlp.c's forward pass; skx and generic, which have no small-size
+ * kernels, must say so, or the exact reduction would lose its blocks. */
+static void rows_are_independent_where_blas_says_so(void **state)
+{
+	(void)state;
+	const bool independent = w2s_blas_rows_independent();
+	const char *arch = w2s_blas_arch();
+	print_message("BLIS %s: rows independent of the row count: %s\n", arch,
+		      independent ? "yes" : "no");
+	if (strcmp(arch, "skx") == 0 || strcmp(arch, "generic") == 0)
+		assert_true(independent);
+	if (!independent)
+		skip();
+	enum { M = 600, K = 300 };
+	static const size_t rows[] = {1, 2, 7, 64, 200, 201, 300, 511, 512};
+	static const size_t cols[] = {13, 300};
+	float *a = random_matrix(K, M, M, 4); /* (M, K) feature-major: a[i + p * M] */
+	float *b = random_matrix(cols[1], K, K, 5); /* (K, n) as W^T: b[p + j * K] */
+	float *all = w2s_xmalloc(M * cols[1] * sizeof(float));
+	float *part = w2s_xmalloc(M * cols[1] * sizeof(float));
+	for (size_t c = 0; c < 2; c++) {
+		const size_t n = cols[c];
+		w2s_blas_sgemm_strided(M, n, K, 1.0f, a, 1, M, b, 1, K, 0.0f, all, 1, M);
+		for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+			const size_t m = rows[r];
+			w2s_blas_sgemm_strided(m, n, K, 1.0f, a, 1, M, b, 1, K, 0.0f, part, 1, m);
+			for (size_t i = 0; i < m; i++)
+				for (size_t j = 0; j < n; j++)
+					if (memcmp(&part[i + j * m], &all[i + j * M], sizeof(float)))
+						fail_msg("%zu x %zu x %d: C(%zu, %zu) = %a, %a in a "
+							 "call of %d rows", m, n, K, i, j,
+							 part[i + j * m], all[i + j * M], M);
+		}
+	}
+	free(a);
+	free(b);
+	free(all);
+	free(part);
+}
+
 static void blis_is_not_generic_on_avx512_cpu(void **state)
 {
 	bool warn = w2s_blas_init();
@@ -314,6 +358,7 @@ int main(void)
 		cmocka_unit_test(sgemm_with_m_or_n_zero_leaves_c_alone),
 		cmocka_unit_test(sgemm_strided_matches_naive_product_in_every_layout),
 		cmocka_unit_test(sgemm_spans_several_cache_blocks),
+		cmocka_unit_test(rows_are_independent_where_blas_says_so),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

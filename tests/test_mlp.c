@@ -535,6 +535,82 @@ static void backward_set_overwrites_whatever_the_gradients_held(void **state)
 	}
 }
 
+/* backward_parts over a block of micro-batches gives each part the bits of
+ * a forward and backward_set on its rows alone, on every path (narrow
+ * output, BLIS output, linear model), for parts that are not whole vectors
+ * of rows, a shorter last part, and a block taller than BLIS's row blocks.
+ * The forward pass over the block gives each row the bits of the part's
+ * own forward too: what the exact reduction relies on to cut a rank's rows
+ * into blocks of any size.  It holds only where BLIS's products do not
+ * depend on their row count, which blas reports. */
+static void backward_parts_match_each_part_alone(void **state)
+{
+	(void)state;
+	if (!w2s_blas_rows_independent())
+		skip();
+	static const size_t narrow[] = {7, 33, 17, 5}, wide_out[] = {5, 40, 17},
+			    linear[] = {9, 20}, two[] = {6, 24, 2};
+	const struct {
+		int layers;
+		const size_t *widths;
+		size_t rows, nparts, last;
+	} cases[] = {
+		{3, narrow, 19, 3, 7},   {3, narrow, 16, 4, 16},   {2, wide_out, 5, 4, 1},
+		{2, wide_out, 33, 2, 20}, {1, linear, 13, 3, 13},  {2, two, 150, 4, 149},
+		{3, narrow, 1, 4, 1},    {2, two, 21, 1, 9},
+	};
+	for (int a = 0; a < 3; a++)
+		for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+			struct w2s_mlp_shape s =
+				make_shape(cases[c].layers, cases[c].widths, (enum w2s_act)a);
+			const size_t rows = cases[c].rows, nparts = cases[c].nparts;
+			const size_t n = (nparts - 1) * rows + cases[c].last;
+			const size_t D = s.width[0], C = s.width[s.nlayers];
+			struct fixture f;
+			fixture_init(&f, &s, n, 17 + c, LOSS_LINEAR);
+			const size_t np = f.m.nparams;
+			float *block_logits = w2s_xmalloc(n * C * sizeof(float));
+			memcpy(block_logits, w2s_mlp_forward(&f.m, &f.w, f.x, n),
+			       n * C * sizeof(float));
+			struct w2s_mlp views[4], *parts[4];
+			for (size_t p = 0; p < nparts; p++) {
+				views[p] = f.m;
+				views[p].grads = w2s_xmalloc((np + W2S_MLP_GRAD_EXTRA) * sizeof(float));
+				for (size_t i = 0; i < np; i++)
+					views[p].grads[i] = NAN;
+				for (int l = 0; l < s.nlayers; l++) {
+					views[p].gw[l] = views[p].grads + (f.m.gw[l] - f.m.grads);
+					views[p].gb[l] = views[p].grads + (f.m.gb[l] - f.m.grads);
+				}
+				parts[p] = &views[p];
+			}
+			w2s_mlp_backward_parts(parts, nparts, rows, &f.w, f.x, n, f.r);
+
+			struct w2s_mlp_work alone;
+			assert_int_equal(w2s_mlp_work_init(&alone, &s, rows), 0);
+			for (size_t p = 0; p < nparts; p++) {
+				const size_t r0 = p * rows, k = p + 1 < nparts ? rows : n - r0;
+				const float *z = w2s_mlp_forward(&f.m, &alone, f.x + r0 * D, k);
+				for (size_t i = 0; i < k * C; i++)
+					if (memcmp(&z[i], &block_logits[r0 * C + i], sizeof *z))
+						fail_msg("%s, case %zu, part %zu: logit %zu = %a alone, "
+							 "%a in the block", w2s_act_name(s.act), c, p,
+							 i, z[i], block_logits[r0 * C + i]);
+				w2s_mlp_backward_set(&f.m, &alone, f.x + r0 * D, k, f.r + r0 * C);
+				for (size_t i = 0; i < np; i++)
+					if (memcmp(&f.m.grads[i], &views[p].grads[i], sizeof(float)))
+						fail_msg("%s, case %zu, part %zu: grad[%zu] = %a alone, "
+							 "%a from the block", w2s_act_name(s.act), c, p,
+							 i, f.m.grads[i], views[p].grads[i]);
+			}
+			w2s_mlp_work_free(&alone);
+			for (size_t p = 0; p < nparts; p++)
+				free(views[p].grads);
+			free(block_logits);
+			fixture_free(&f);
+		}
+}
+
 static void init_params_is_reproducible_and_within_glorot_bound(void **state)
 {
 	const size_t width[] = {20, 30, 10};
@@ -654,6 +730,7 @@ int main(void)
 		cmocka_unit_test(backward_accepts_dlogits_in_logits_buffer),
 		cmocka_unit_test(forward_and_backward_match_naive_loops_at_odd_sizes),
 		cmocka_unit_test(backward_set_overwrites_whatever_the_gradients_held),
+		cmocka_unit_test(backward_parts_match_each_part_alone),
 		cmocka_unit_test(init_params_is_reproducible_and_within_glorot_bound),
 		cmocka_unit_test(init_refuses_overflowing_or_empty_shapes),
 		cmocka_unit_test(work_keeps_pre_activations_only_for_gelu),

@@ -31,6 +31,14 @@ const char *w2s_blas_version(void);
  * 4096, measured faster there. */
 void w2s_blas_blocks(size_t *mc, size_t *kc, size_t *nc);
 
+/* Whether every row of a product's result has the same bits however many
+ * rows the call has: true when BLIS runs each size on its conventional
+ * (packed) path, where a row's sums run the same way at any m; false when
+ * the sub-configuration sends small sizes to its other (sup) kernels, as
+ * haswell and zen3 do, so that the same row can round differently in a
+ * smaller call. */
+bool w2s_blas_rows_independent(void);
+
 /* C = alpha * op(A) * op(B) + beta * C, row-major.
  * op(A) is (m, k): A is (m, lda>=k) when !trans_a, (k, lda>=m) when trans_a.
  * op(B) is (k, n): B is (k, ldb>=n) when !trans_b, (n, ldb>=k) when trans_b.

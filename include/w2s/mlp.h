@@ -100,6 +100,20 @@ void w2s_mlp_backward(struct w2s_mlp *m, struct w2s_mlp_work *w,
 void w2s_mlp_backward_set(struct w2s_mlp *m, struct w2s_mlp_work *w,
 			  const float *x, size_t n, const float *dlogits);
 
+/* As w2s_mlp_backward_set, for a block of n rows cut into nparts parts of
+ * rows each (the last one may be shorter): writes the gradient of part p's
+ * rows [p * rows, p * rows + rows) into parts[p]->grads, bit for bit what
+ * a forward and backward_set on that part's rows alone would give, as long
+ * as a row of a product does not depend on the rows beside it (see
+ * w2s_blas_rows_independent).  The parts are views of one model: the same
+ * shape and parameters, each its own gradient buffer.  The input
+ * gradients run over the whole block, in products as large as the
+ * block's; only the parameter gradients are summed part by part.  After a
+ * forward on the same x and n.  No allocation. */
+void w2s_mlp_backward_parts(struct w2s_mlp *const *parts, size_t nparts, size_t rows,
+			    struct w2s_mlp_work *w, const float *x, size_t n,
+			    const float *dlogits);
+
 const char *w2s_act_name(enum w2s_act a);
 
 #endif

@@ -12,8 +12,11 @@
  * With spec->reduce exact it does not change the result at all.  The batch
  * is cut into micro-batches of spec->micro_batch rows, a partition that
  * does not depend on the number of ranks; each rank takes a contiguous
- * block of them and computes each one's gradient alone (forward and
- * backward on its rows: the same shapes and inputs give the same bits).
+ * block of them and computes each one's gradient from its rows alone (the
+ * forward pass and the input gradients of up to four of them run as one
+ * taller product where a row's bits do not depend on the product's height,
+ * see w2s_blas_rows_independent; the weight gradients are summed per
+ * micro-batch: the same shapes and inputs give the same bits).
  * A micro-batch's gradient is rounded to a fixed-point int64 grid, 2^-q
  * with q shared by all ranks, and the integers are summed, locally and
  * then over ranks: integer sums do not depend on their grouping.  The
@@ -22,8 +25,8 @@
  * learns from the same allreduce, the step is computed again on a grid
  * that fits.  The loss of each micro-batch travels in a slot of its own
  * and is summed in micro-batch order.  The step still takes one allreduce
- * (of int64, twice the bytes), and costs a pass over a micro-batch's
- * gradient per micro-batch; losses that look at the whole batch (the
+ * (of int64, twice the bytes), and costs a weight-gradient product and a
+ * pass over a micro-batch's gradient per micro-batch; losses that look at the whole batch (the
  * confidence loss's hardening) look at the micro-batch instead.
  *
  * Dimension legend: N rows of the split, n rows on this rank, D the view's
