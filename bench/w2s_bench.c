@@ -217,6 +217,23 @@ void __wrap_w2s_mlp_backward_set(struct w2s_mlp *m, struct w2s_mlp_work *w, cons
 	add_phase(PH_BWD, t0);
 }
 
+/* Weak: the library of an older tree has no backward_parts (exact mode's
+ * backward of a block of micro-batches). */
+void __real_w2s_mlp_backward_parts(struct w2s_mlp *const *parts, size_t nparts, size_t rows,
+				   struct w2s_mlp_work *w, const float *x, size_t n,
+				   const float *dlogits) __attribute__((weak));
+void __wrap_w2s_mlp_backward_parts(struct w2s_mlp *const *parts, size_t nparts, size_t rows,
+				   struct w2s_mlp_work *w, const float *x, size_t n,
+				   const float *dlogits);
+void __wrap_w2s_mlp_backward_parts(struct w2s_mlp *const *parts, size_t nparts, size_t rows,
+				   struct w2s_mlp_work *w, const float *x, size_t n,
+				   const float *dlogits)
+{
+	double t0 = now();
+	__real_w2s_mlp_backward_parts(parts, nparts, rows, w, x, n, dlogits);
+	add_phase(PH_BWD, t0);
+}
+
 double __real_w2s_loss_xent_hard(const float *logits, const int32_t *y, size_t n, size_t C,
 				 float scale, float *dlogits);
 double __wrap_w2s_loss_xent_hard(const float *logits, const int32_t *y, size_t n, size_t C,
