@@ -113,7 +113,21 @@ static enum w2s_status draw_synthetic(struct experiment *x, const struct w2s_mod
 	const int64_t D = w2s_config_view_width(cfg, ms->view), M = cfg->synth.rows;
 	int64_t sb, se, lb, le;
 	w2s_task_split_range(cfg, W2S_SPLIT_WEAK_TRAIN, &sb, &se);
-	w2s_shard(se - sb, x->c->rank, x->c->size, &lb, &le);
+	/* With train.reduce exact, every rank fits the mixture alone on all of
+	 * weak_train, so that no sum of the fit depends on how the rows are
+	 * shared out (the fit is small next to training).  The draws are
+	 * counter-based per row: the same rows on any number of ranks. */
+	const bool exact = ms->train.reduce == W2S_REDUCE_EXACT;
+	struct w2s_comm self = {.comm = MPI_COMM_NULL};
+	const struct w2s_comm *fit = x->c;
+	if (exact) {
+		lb = 0;
+		le = se - sb;
+		w2s_comm_init(&self, MPI_COMM_SELF);
+		fit = &self;
+	} else {
+		w2s_shard(se - sb, x->c->rank, x->c->size, &lb, &le);
+	}
 	float *xs = NULL;
 	int32_t *ys = NULL;
 	enum w2s_status st = stg_agree(x->c, stg_load_rows(x, ms->view, sb + lb, sb + le, &xs, &ys));
@@ -125,7 +139,7 @@ static enum w2s_status draw_synthetic(struct experiment *x, const struct w2s_mod
 	o.stream = W2S_STREAM_VIEW + 4096 + (uint32_t)w2s_config_model_index(cfg, ms->name);
 	struct w2s_gmm_report rep;
 	if (st == W2S_STATUS_OK)
-		st = w2s_gmm_fit(x->c, xs, ys, le - lb, D, C, &o, &g, &rep);
+		st = stg_agree(x->c, w2s_gmm_fit(fit, xs, ys, le - lb, D, C, &o, &g, &rep));
 	if (st == W2S_STATUS_OK) {
 		w2s_log_info("synth: %d Gaussian components per class fitted on weak_train in view "
 			     "%s by EM (%d iterations%s, log-likelihood %.4g); drawing %lld rows",
@@ -155,6 +169,8 @@ static enum w2s_status draw_synthetic(struct experiment *x, const struct w2s_mod
 		free(mx);
 	}
 	w2s_gmm_free(&g);
+	if (exact)
+		w2s_comm_free(&self);
 	free(ys);
 	free(xs);
 	return st;

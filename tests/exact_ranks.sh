@@ -3,8 +3,8 @@
 # experiment, shrunk to run in seconds, ends with parameters, labels,
 # results and traces that are bit-identical on every rank count; a
 # regression run likewise (its loss, misfit and early-stopping scores are
-# sums of reals), and one with distillation, selection, the knn filter and
-# the confidence loss; with the default reduction the parameters do differ
+# sums of reals), and one with distillation, selection, the knn filter,
+# the confidence loss and synthetic data; with the default reduction the parameters do differ
 # between 1 and 2 ranks, so the comparison can tell.  A run killed with
 # SIGKILL, or stopped with SIGUSR1, and resumed on another number of ranks
 # still ends on the same bits.  (tests/mpi_train.c checks every loss, kd,
@@ -96,10 +96,12 @@ for n in 1 3; do
 done
 compare "$TMP/reg-1" "$TMP/reg-3" same || fail "exact regression, 3 ranks against 1"
 
-# The other methods: distillation, selection from a pool, the knn filter
-# and the confidence loss (its hardening looks at one micro-batch).
+# The other methods: distillation, selection from a pool, the knn filter,
+# the confidence loss (its hardening looks at one micro-batch) and
+# synthetic data (each rank fits the mixture on all of weak_train).
 methods="--set kd.models=[big] --set select.models=[strong] --set data.rows.pool=1000
-	--set select.bands=[low,random] --set w2s.filter.method=knn --set w2s.loss=confidence"
+	--set select.bands=[low,random] --set w2s.filter.method=knn --set w2s.loss=confidence
+	--set synth.models=[strong] --set synth.rows=600"
 for n in 1 4; do
 	# shellcheck disable=SC2086
 	run "$n" "$TMP/methods-$n" $exact $methods || fail "exact methods on $n ranks"
