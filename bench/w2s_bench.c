@@ -584,7 +584,7 @@ static int run_infer(const struct opts *o)
 	double lo = INFINITY, hi = 0;
 	for (int r = -1; r < o->reps; r++) {
 		double t0 = now();
-		w2s_train_predict(&m, x, N, o->batch, logits, NULL, NULL);
+		w2s_train_predict(&m, x, N, o->batch, NULL, logits, NULL, NULL);
 		double v = (double)N / (now() - t0);
 		if (r < 0)
 			continue;

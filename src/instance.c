@@ -211,6 +211,7 @@ static struct w2s_train_loss instance_loss(const struct w2s_config *cfg)
 struct val_ctx {
 	const struct w2s_comm *c;
 	int64_t n, N;
+	int64_t first;   /* of the rank's rows in val */
 	float *x;        /* (n, D) */
 	int32_t *y;      /* (n) */
 	float *v;        /* (n) true values (regression), or NULL */
@@ -222,7 +223,8 @@ static double val_score(void *ctx, const struct w2s_mlp *m)
 {
 	struct val_ctx *v = ctx;
 	const size_t C = m->shape.width[m->shape.nlayers];
-	w2s_train_predict(m, v->x, v->n, 1024, v->logits, NULL, NULL);
+	const struct w2s_rows_at at = {v->first, v->N};
+	w2s_train_predict(m, v->x, v->n, 1024, v->exact ? &at : NULL, v->logits, NULL, NULL);
 	if (v->v) { /* regression: the score is minus the squared error */
 		if (v->exact)
 			return -w2s_train_loss_sum_exact(v->c, v->logits, NULL, v->v, v->n, 1, v->N) /
@@ -248,6 +250,7 @@ static enum w2s_status val_load(struct experiment *x, const struct w2s_model_spe
 	v->exact = ms->train.reduce == W2S_REDUCE_EXACT;
 	v->n = le - lb;
 	v->N = se - sb;
+	v->first = lb;
 	enum w2s_status st = stg_agree(x->c, stg_load_rows(x, ms->view, sb + lb, sb + le, &v->x, &v->y));
 	if (st == W2S_STATUS_OK && w2s_config_regression(x->cfg))
 		st = stg_agree(x->c, stg_load_values(x, sb + lb, sb + le, &v->v));
@@ -469,7 +472,9 @@ enum w2s_status stg_label_split(struct experiment *x, int i, const struct w2s_ml
 	int32_t *pred = w2s_xmalloc((size_t)n * sizeof *pred);
 	if (st == W2S_STATUS_OK) {
 		double t0 = w2s_comm_time();
-		w2s_train_predict(m, xs, n, 1024, logit, prob, pred);
+		const struct w2s_rows_at at = {lb, N};
+		w2s_train_predict(m, xs, n, 1024,
+				  ms->train.reduce == W2S_REDUCE_EXACT ? &at : NULL, logit, prob, pred);
 		float *values = NULL;
 		if (regression) {
 			/* One output: the prediction itself stands for the "probability"

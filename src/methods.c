@@ -152,7 +152,9 @@ static enum w2s_status draw_synthetic(struct experiment *x, const struct w2s_mod
 		w2s_gmm_sample(&g, cfg->seed, o.stream + 1, mb, me, mx, my, NULL);
 		if (cfg->synth.label == W2S_SYNTH_LABEL_WEAK && me > mb) {
 			float *logit = w2s_xmalloc((size_t)((me - mb) * C) * sizeof *logit);
-			w2s_train_predict(weak, mx, me - mb, 1024, logit, NULL, my);
+			const struct w2s_rows_at at = {mb, M};
+			w2s_train_predict(weak, mx, me - mb, 1024, exact ? &at : NULL, logit, NULL,
+					  my);
 			free(logit);
 		}
 		char path[256];
@@ -250,7 +252,9 @@ enum w2s_status stg_select(struct experiment *x, const struct w2s_mlp *weak)
 	float *mine = w2s_xmalloc((size_t)(n + 1) * sizeof *mine);
 	float *loss = w2s_xmalloc((size_t)N * sizeof *loss);
 	if (st == W2S_STATUS_OK) {
-		w2s_train_predict(weak, xs, n, 1024, logit, NULL, NULL);
+		const struct w2s_rows_at at = {lb, N};
+		w2s_train_predict(weak, xs, n, 1024,
+				  ws->train.reduce == W2S_REDUCE_EXACT ? &at : NULL, logit, NULL, NULL);
 		for (int64_t r = 0; r < n; r++)
 			mine[r] = (float)w2s_loss_xent_hard(logit + r * C, ys + r, 1, (size_t)C, 0.0f,
 							    NULL);

@@ -755,17 +755,38 @@ double w2s_train_loss_sum_exact(const struct w2s_comm *c, const float *logits, c
 }
 
 void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64_t batch,
-		       float *logits, float *probs, int32_t *pred)
+		       const struct w2s_rows_at *at, float *logits, float *probs, int32_t *pred)
 {
 	const int64_t D = (int64_t)m->shape.width[0];
 	const int64_t C = (int64_t)m->shape.width[m->shape.nlayers];
+	const bool grid = at && !w2s_blas_rows_independent();
+	if (grid && at->total < batch)
+		batch = at->total > 0 ? at->total : 1;
 	struct w2s_mlp_work work = {0};
 	W2S_CHECK(w2s_mlp_work_init(&work, &m->shape, (size_t)batch) == 0);
-	for (int64_t b = 0; b < n; b += batch) {
+	/* On the grid: a block the shard holds only part of is computed whole,
+	 * from a copy with zeros for the rows of other shards. */
+	float *block = grid ? w2s_xmalloc((size_t)(batch * D) * sizeof *block) : NULL;
+	for (int64_t b = 0; b < n;) {
 		int64_t k = n - b < batch ? n - b : batch;
-		const float *out = w2s_mlp_forward(m, &work, x + b * D, (size_t)k);
-		memcpy(logits + b * C, out, (size_t)(k * C) * sizeof *logits);
+		const float *in = x + b * D;
+		int64_t rows = k, skip = 0; /* the call's rows; this shard's first among them */
+		if (grid) {
+			int64_t g = at->first + b, start = g / batch * batch;
+			rows = at->total - start < batch ? at->total - start : batch;
+			skip = g - start;
+			k = rows - skip < n - b ? rows - skip : n - b;
+			if (skip > 0 || k < rows) {
+				memset(block, 0, (size_t)(rows * D) * sizeof *block);
+				memcpy(block + skip * D, in, (size_t)(k * D) * sizeof *block);
+				in = block;
+			}
+		}
+		const float *out = w2s_mlp_forward(m, &work, in, (size_t)rows);
+		memcpy(logits + b * C, out + skip * C, (size_t)(k * C) * sizeof *logits);
+		b += k;
 	}
+	free(block);
 	if (probs)
 		w2s_softmax(logits, probs, (size_t)n, (size_t)C);
 	if (pred)

@@ -76,6 +76,24 @@ for n in 2 3 4; do
 	compare "$TMP/exact-1" "$TMP/exact-$n" same || fail "exact, $n ranks against 1"
 done
 
+# The same where BLIS sends small products to other kernels (its zen3
+# sub-configuration, what it picks on AMD Zen 2 and 3; Intel's AVX2 CPUs
+# get haswell, alike), so that a row's bits depend on the rows beside it in
+# a call: predictions too are then cut on each set's own grid.  Any CPU
+# with AVX2 and FMA runs those kernels.
+if grep -q ' avx2' /proc/cpuinfo && grep -q ' fma' /proc/cpuinfo; then
+	for n in 1 3; do
+		# shellcheck disable=SC2086
+		(export BLIS_ARCH_TYPE=6 && run "$n" "$TMP/zen3-$n" $exact) ||
+			fail "exact run on $n ranks with BLIS's zen3 kernels"
+	done
+	for n in 1 3; do
+		"$PYTHON3" -c "import h5py, sys; sys.exit(h5py.File(sys.argv[1]).attrs['blis_arch'] != 'zen3')" \
+			"$TMP/zen3-$n/run.h5" || fail "the run on $n ranks did not run BLIS's zen3 kernels"
+	done
+	compare "$TMP/zen3-1" "$TMP/zen3-3" same || fail "exact with zen3 kernels, 3 ranks against 1"
+fi
+
 # Default: 1 and 2 ranks differ (by rounding), which is what exact is for.
 run 1 "$TMP/default-1" || fail "default run on 1 rank"
 run 2 "$TMP/default-2" || fail "default run on 2 ranks"

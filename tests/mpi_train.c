@@ -91,7 +91,7 @@ static void train_on(const struct w2s_comm *c, struct w2s_mlp *m, const float *t
 static double accuracy(const struct w2s_mlp *m)
 {
 	static float logits[N * C];
-	w2s_train_predict(m, xs, N, 256, logits, NULL, NULL);
+	w2s_train_predict(m, xs, N, 256, NULL, logits, NULL, NULL);
 	return (double)w2s_count_correct(logits, ys, N, C) / N;
 }
 

@@ -167,10 +167,21 @@ double w2s_train_sum_exact(const struct w2s_comm *c, const double *v, int64_t n,
 double w2s_train_loss_sum_exact(const struct w2s_comm *c, const float *logits, const int32_t *y,
 				const float *values, int64_t n, int64_t C, int64_t total);
 
+/* Where a rank's rows sit in the set they are a shard of: rows [first,
+ * first + n) of total. */
+struct w2s_rows_at {
+	int64_t first, total;
+};
+
 /* Not collective: logits (n, C) of rows x (n, D) in batches of `batch`;
- * probs (n, C) and pred (n) are filled when not NULL. */
+ * probs (n, C) and pred (n) are filled when not NULL.  With at (train.reduce
+ * exact), a row's logits are the same bits whatever shard it is in: where
+ * BLIS's small products take other kernels (w2s_blas_rows_independent() is
+ * false), a row's bits depend on the call it is in, so the batches are cut
+ * on the set's own grid of min(batch, total) rows and each is computed
+ * whole, the rows of other shards as zeros. */
 void w2s_train_predict(const struct w2s_mlp *m, const float *x, int64_t n, int64_t batch,
-		       float *logits, float *probs, int32_t *pred);
+		       const struct w2s_rows_at *at, float *logits, float *probs, int32_t *pred);
 
 /* ---- checkpoints ----
  *
