@@ -6,7 +6,8 @@ and thread counts:
   - training samples/s of three models at 1 rank x 1 thread and at 2 ranks
     x 1 thread (w2s through its real data-parallel loop; PyTorch in one
     process, then DistributedDataParallel over gloo), steady state after
-    warm-up: the median of several repetitions, with min and max;
+    warm-up: the median of several repetitions, with min and max, in
+    rounds that take turns between w2s and PyTorch;
   - what train.reduce exact (the same bits on any number of ranks) costs
     against the default reduction, `strong` at 1 and 2 ranks;
   - the training step's GFLOP/s against raw BLIS sgemm at the same shapes,
@@ -46,8 +47,24 @@ MODELS = [  # name, widths, batch per rank, steps: warm-up, per repetition, repe
     ("wide", "256 -> 4096 -> 4096 -> 10", 512, (1, 2, 3)),
 ]
 QUICK = {"weak": (10, 20, 3), "strong": (2, 3, 3), "wide": (1, 1, 3)}
+# Each training row is measured in rounds, w2s and PyTorch in turns, so
+# that a disturbed stretch of time (a 2-core machine, a busy host) spoils
+# one round of each side rather than all of one side.
+ROUNDS = 3
 
 TARGET_1T = {"weak": 2.0, "strong": 1.3, "wide": 1.3}
+
+
+def merge_rounds(runs):
+    """Rounds of one measurement as one: the round whose median samples/s is
+    the median of the rounds' (its phases and sums with it), with the
+    median of the rounds' medians and the min and max of all repetitions."""
+    runs = sorted(runs, key=lambda d: d["samples_per_s"][0])
+    mid = dict(runs[len(runs) // 2])
+    mid["samples_per_s"] = (statistics.median(d["samples_per_s"][0] for d in runs),
+                            min(d["samples_per_s"][1] for d in runs),
+                            max(d["samples_per_s"][2] for d in runs))
+    return mid
 
 
 def log(msg):
@@ -140,16 +157,23 @@ class Bench:
 
     def training(self):
         rows = {}
+        rounds = 1 if self.args.quick else ROUNDS
         for name, _, _, steps in MODELS:
             w, s, r = QUICK[name] if self.args.quick else steps
             sargs = ["--warmup", str(w), "--steps", str(s), "--reps", str(r)]
             for ranks in (1, 2):
-                log(f"bench: {name}, w2s {ranks} rank(s)")
-                rows[name, "w2s", ranks] = self.w2s_bench(ranks, "train", name, *sargs)
-                if self.torch:
-                    log(f"bench: {name}, PyTorch {ranks} process(es)")
-                    what = ["train", name] if ranks == 1 else ["ddp", name, "--nproc", "2"]
-                    rows[name, "torch", ranks] = self.torch_bench(*what, *sargs, "--foreach")
+                got = {"w2s": [], "torch": []}
+                for k in range(rounds):
+                    log(f"bench: {name}, w2s {ranks} rank(s), round {k + 1} of {rounds}")
+                    got["w2s"].append(self.w2s_bench(ranks, "train", name, *sargs))
+                    if self.torch:
+                        log(f"bench: {name}, PyTorch {ranks} process(es), round {k + 1} "
+                            f"of {rounds}")
+                        what = ["train", name] if ranks == 1 else ["ddp", name, "--nproc", "2"]
+                        got["torch"].append(self.torch_bench(*what, *sargs, "--foreach"))
+                for side, runs in got.items():
+                    if runs:
+                        rows[name, side, ranks] = merge_rounds(runs)
             log(f"bench: {name}, raw sgemm")
             rows[name, "sgemm"] = self.w2s_bench(1, "sgemm", name, "--reps",
                                                  "3" if name == "wide" else "7")
@@ -316,7 +340,9 @@ def report(b, rows, inf, gen, dflt, load0, load1, seconds):
         p("PyTorch: not installed (./install-deps.sh bench installs python3-torch); "
           "w2s rows only")
     p("All fp32, Adam, 1 thread per rank; samples/s: median [min, max] over repetitions "
-      "after warm-up; a 2-rank row keeps the per-rank batch, so its global batch is 2x.  "
+      f"after warm-up, in {ROUNDS if not b.args.quick else 1} rounds, w2s and PyTorch in "
+      "turns (the median of the rounds' medians); a 2-rank row keeps the per-rank batch, so "
+      "its global batch is 2x.  "
       "The targets are judged on medians; on a machine others are using, the ratio of the "
       "best repetitions is the one less disturbed by them.")
     p()
