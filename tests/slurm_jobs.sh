@@ -137,6 +137,10 @@ done
 "$PYTHON3" -c "import h5py,sys; s=set(h5py.File(sys.argv[1])['results']['status']); sys.exit(s != {b'unfinished'})" \
 	"$TMP/requeue/sweep.h5" || fail "a trial waiting for its requeue is not 'unfinished'"
 # slurm holds a requeued job for two minutes; the test has no time for that.
+# But not within the second of the requeue: slurmd refuses a job whose new
+# credential bears the same second as the revocation of its old one ("Job
+# credential revoked"), and the job then ends without running.
+sleep 1.5
 scontrol update JobId="${rq}_0" StartTime=now
 # Meanwhile, the same run never stopped, on one rank as the trial.
 "$W2S" run "$TMP/requeue/trials/0/config.yaml" --out "$TMP/unstopped" --quiet || fail "the unstopped run"

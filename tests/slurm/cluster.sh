@@ -62,10 +62,12 @@ stop_pids() {
 	done
 }
 
-# port_free N: nothing on this machine listens on TCP port N.
+# port_free N: no TCP socket on this machine has N as its local port, in
+# any state: one left in TIME_WAIT by a cluster just stopped keeps slurmctld
+# from binding it ("Address already in use").
 port_free() {
 	hex=$(printf '%04X' "$1")
-	! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" {print $2}' |
+	! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk 'NR > 1 {print $2}' |
 		grep -qi ":$hex\$"
 }
 
@@ -175,11 +177,13 @@ EOF
 	slurmd -c -f "$dir/slurm.conf" ||
 		{ show_log "$dir/slurmd.log"; stop; skip "slurmd did not start"; }
 	export SLURM_CONF="$dir/slurm.conf"
+	# Each sinfo is bounded: with no controller to answer it retries for
+	# minutes.  A controller that died (its log says why) ends the wait.
 	i=0
-	until [ "$(sinfo -h -o %T 2>/dev/null)" = idle ]; do
+	until [ "$(timeout 2 sinfo -h -o %T 2>/dev/null)" = idle ]; do
 		i=$((i + 1))
-		if [ $i -gt 150 ]; then
-			echo "the node is not idle after 15 s: $(sinfo -h -o '%T %E' 2>&1)" >&2
+		if [ $i -gt 150 ] || ! pid_of "$dir/slurmctld.pid" >/dev/null; then
+			echo "the node is not idle after $((i / 10)) s: $(timeout 2 sinfo -h -o '%T %E' 2>&1)" >&2
 			show_log "$dir/slurmctld.log"
 			show_log "$dir/slurmd.log"
 			stop
